@@ -1,0 +1,68 @@
+//! Operational endpoints: API info, liveness, readiness, metrics, JSON fallbacks.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::error::Error;
+
+/// API name, version and where the docs are.
+pub async fn info() -> Json<Value> {
+    Json(json!({
+        "name": "Triage API",
+        "version": "v1",
+        "server_version": env!("CARGO_PKG_VERSION"),
+        "openapi": "/api/v1/openapi.json",
+        "docs": "/docs",
+    }))
+}
+
+/// Liveness: the process answers.
+pub async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Readiness: the database answers.
+pub async fn ready(State(s): State<AppState>) -> impl IntoResponse {
+    match s.ctx.db.read.execute_unprepared("SELECT 1").await {
+        Ok(_) => (
+            StatusCode::OK,
+            Json(json!({"status": "ready", "database": "ok"})),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(
+                    json!({"status": "error", "code": "NOT_READY", "message": "database unavailable"}),
+                ),
+            )
+        }
+    }
+}
+
+/// Prometheus text exposition.
+pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+}
+
+/// Unknown route.
+pub async fn not_found() -> Error {
+    Error::NotFound("route")
+}
+
+/// Known route, wrong method.
+pub async fn method_not_allowed() -> Error {
+    Error::Request {
+        status: 405,
+        code: "METHOD_NOT_ALLOWED",
+        message: "method not allowed on this route".into(),
+    }
+}

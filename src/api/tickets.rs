@@ -1,0 +1,462 @@
+//! Ticket endpoints: submit, list, create, get, edit, delete, CSV export.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use utoipa::ToSchema;
+
+use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use crate::app::AppState;
+use crate::auth::Actor;
+use crate::error::{Error, Result};
+use crate::tickets::model::Channel;
+use crate::tickets::query::{self, Sort};
+use crate::tickets::service::{self, NewTicket, RequesterInput, TicketPatch};
+use crate::tickets::view::{self, TicketView};
+use crate::tickets::{access, tracking};
+
+/// `POST /tickets/submit` body (the public support form).
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubmitBody {
+    /// Your name.
+    pub name: String,
+    /// Your email; replies and the tracking link go there.
+    pub email: String,
+    /// Category slug.
+    pub category: String,
+    /// `low`, `medium`, `high` or `urgent`.
+    pub priority: Option<String>,
+    /// 3–200 characters.
+    pub subject: String,
+    /// 10–5000 characters.
+    pub message: String,
+    /// Page the form was sent from.
+    pub page_url: Option<String>,
+    /// Browser description.
+    pub browser_info: Option<String>,
+}
+
+/// `POST /tickets/submit` response.
+#[derive(Serialize, ToSchema)]
+pub struct SubmitResponse {
+    /// Always true.
+    pub success: bool,
+    /// The ticket number.
+    pub ticket_id: String,
+    /// Category slug.
+    pub category: String,
+    /// Priority.
+    pub priority: String,
+    /// Confirmation text.
+    pub message: String,
+    /// Link to follow the ticket without an account.
+    pub tracking_url: String,
+}
+
+/// Submit a ticket from the public form (no account needed).
+#[utoipa::path(post, path = "/tickets/submit", tag = "tickets", request_body = SubmitBody,
+    responses((status = 201, body = SubmitResponse), (status = 400)))]
+pub async fn submit(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(b): ApiJson<SubmitBody>,
+) -> Result<(StatusCode, Json<SubmitResponse>)> {
+    let t = service::create(
+        &s.ctx,
+        NewTicket {
+            subject: b.subject,
+            description: b.message,
+            description_field: "message",
+            category: b.category,
+            priority: b.priority,
+            tags: Vec::new(),
+            channel: Channel::Web,
+            requester: RequesterInput::Contact {
+                name: b.name,
+                email: b.email,
+            },
+            page_url: b.page_url,
+            browser_info: b.browser_info,
+            ip: Some(peer.ip().to_string()),
+            conversation_id: None,
+        },
+    )
+    .await?;
+    let tracking_url = tracking::url(&s.ctx, &t);
+    Ok((
+        StatusCode::CREATED,
+        Json(SubmitResponse {
+            success: true,
+            message: format!(
+                "Thank you! Your ticket {} has been received. We will reply by email.",
+                t.number
+            ),
+            ticket_id: t.number,
+            category: t.category,
+            priority: t.priority,
+            tracking_url,
+        }),
+    ))
+}
+
+/// Someone for whom a ticket is created.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactBody {
+    /// Name.
+    pub name: String,
+    /// Email.
+    pub email: String,
+}
+
+/// `POST /tickets` body.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct CreateBody {
+    /// 3–200 characters.
+    pub subject: String,
+    /// 10–5000 characters, Markdown.
+    pub description: String,
+    /// Category slug.
+    pub category: String,
+    /// Priority (default `medium`).
+    pub priority: Option<String>,
+    /// Labels (staff only).
+    pub tags: Option<Vec<String>>,
+    /// Staff: an existing user the ticket is for.
+    pub requester_id: Option<i64>,
+    /// Staff: a contact the ticket is for (created when unknown).
+    pub requester: Option<ContactBody>,
+    /// Staff: the channel it arrived by (default `api`).
+    pub channel: Option<String>,
+    /// Page context.
+    pub page_url: Option<String>,
+    /// Browser context.
+    pub browser_info: Option<String>,
+    /// Chat conversation this ticket was drafted from.
+    pub conversation_id: Option<i64>,
+}
+
+/// Create a ticket (customers create for themselves; staff may name a requester).
+#[utoipa::path(post, path = "/tickets", tag = "tickets", request_body = CreateBody,
+    responses((status = 201, body = TicketView), (status = 400), (status = 401), (status = 403)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ApiJson(b): ApiJson<CreateBody>,
+) -> Result<(StatusCode, Json<TicketView>)> {
+    if !a.is_staff()
+        && (b.requester_id.is_some()
+            || b.requester.is_some()
+            || b.tags.is_some()
+            || b.channel.is_some())
+    {
+        return Err(Error::Forbidden(
+            "customers cannot set requester, tags or channel".into(),
+        ));
+    }
+    let requester = match (b.requester_id, b.requester) {
+        (Some(_), Some(_)) => {
+            return Err(Error::field(
+                "requester",
+                "give requester_id or requester, not both",
+            ));
+        }
+        (Some(id), None) => RequesterInput::Id(id),
+        (None, Some(c)) => RequesterInput::Contact {
+            name: c.name,
+            email: c.email,
+        },
+        (None, None) => RequesterInput::Id(a.id),
+    };
+    let channel = match b.channel.as_deref() {
+        None => Channel::Api,
+        Some(c) => Channel::parse(c).ok_or_else(|| {
+            Error::field("channel", format!("must be one of: {}", Channel::choices()))
+        })?,
+    };
+    let t = service::create(
+        &s.ctx,
+        NewTicket {
+            subject: b.subject,
+            description: b.description,
+            description_field: "description",
+            category: b.category,
+            priority: b.priority,
+            tags: b.tags.unwrap_or_default(),
+            channel,
+            requester,
+            page_url: b.page_url,
+            browser_info: b.browser_info,
+            ip: Some(peer.ip().to_string()),
+            conversation_id: b.conversation_id,
+        },
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(view::build_one(&s.ctx.db.read, &t, s.ctx.clock.now_micros()).await?),
+    ))
+}
+
+/// A page of tickets.
+#[derive(Serialize, ToSchema)]
+pub struct TicketPage {
+    /// Tickets on this page.
+    pub data: Vec<TicketView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Parses `limit` (1–100, default 25).
+pub fn parse_limit(params: &BTreeMap<String, String>) -> Result<u64> {
+    match params
+        .get("limit")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+    {
+        None => Ok(25),
+        Some(l) => match l.parse::<u64>() {
+            Ok(n) if (1..=100).contains(&n) => Ok(n),
+            _ => Err(Error::field("limit", "must be an integer from 1 to 100")),
+        },
+    }
+}
+
+/// Lists a page of tickets for an actor with the given query parameters.
+pub async fn list_for(
+    s: &AppState,
+    a: &Actor,
+    params: &BTreeMap<String, String>,
+) -> Result<TicketPage> {
+    let filters = query::parse_filters(params, a.id)?;
+    let sort = Sort::parse(params.get("sort").map(String::as_str))?;
+    let limit = parse_limit(params)?;
+    let (rows, next_cursor) = query::page(
+        &s.ctx.db.read,
+        a,
+        &filters,
+        &sort,
+        params.get("cursor").map(String::as_str),
+        limit,
+    )
+    .await?;
+    Ok(TicketPage {
+        data: view::build(&s.ctx.db.read, &rows, s.ctx.clock.now_micros()).await?,
+        next_cursor,
+    })
+}
+
+/// List visible tickets with filters, full-text `q`, `sort` and cursor pagination.
+#[utoipa::path(get, path = "/tickets", tag = "tickets",
+    params(
+        ("status" = Option<String>, Query, description = "comma-separated statuses"),
+        ("priority" = Option<String>, Query, description = "comma-separated priorities"),
+        ("category" = Option<String>, Query), ("assignee" = Option<String>, Query, description = "user id, me or none"),
+        ("requester" = Option<i64>, Query), ("tag" = Option<String>, Query), ("q" = Option<String>, Query, description = "full text"),
+        ("created_after" = Option<String>, Query), ("created_before" = Option<String>, Query),
+        ("sort" = Option<String>, Query, description = "default -priority,created_at"),
+        ("limit" = Option<u64>, Query), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = TicketPage), (status = 400)), security(("bearer" = [])))]
+pub async fn list(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiQuery(params): ApiQuery<BTreeMap<String, String>>,
+) -> Result<Json<TicketPage>> {
+    Ok(Json(list_for(&s, &a, &params).await?))
+}
+
+/// One ticket by id or number.
+#[utoipa::path(get, path = "/tickets/{id}", tag = "tickets", params(("id" = String, Path, description = "id or number")),
+    responses((status = 200, body = TicketView), (status = 404)), security(("bearer" = [])))]
+pub async fn get(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(key): ApiPath<String>,
+) -> Result<Json<TicketView>> {
+    let t = access::load(&s.ctx.db.read, &a, &key).await?;
+    Ok(Json(
+        view::build_one(&s.ctx.db.read, &t, s.ctx.clock.now_micros()).await?,
+    ))
+}
+
+/// `PATCH /tickets/{id}` body.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct PatchBody {
+    /// New subject.
+    pub subject: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New category (staff).
+    pub category: Option<String>,
+    /// New priority (staff).
+    pub priority: Option<String>,
+    /// New full tag set (staff).
+    pub tags: Option<Vec<String>>,
+}
+
+/// Edit ticket fields.
+#[utoipa::path(patch, path = "/tickets/{id}", tag = "tickets", params(("id" = String, Path)), request_body = PatchBody,
+    responses((status = 200, body = TicketView), (status = 400), (status = 403), (status = 404), (status = 409)),
+    security(("bearer" = [])))]
+pub async fn patch(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(key): ApiPath<String>,
+    ApiJson(b): ApiJson<PatchBody>,
+) -> Result<Json<TicketView>> {
+    let p = TicketPatch {
+        subject: b.subject,
+        description: b.description,
+        category: b.category,
+        priority: b.priority,
+        tags: b.tags,
+    };
+    let t = service::update(&s.ctx, &a, &key, p).await?;
+    Ok(Json(
+        view::build_one(&s.ctx.db.read, &t, s.ctx.clock.now_micros()).await?,
+    ))
+}
+
+/// Delete a ticket with its thread and history (admin).
+#[utoipa::path(delete, path = "/tickets/{id}", tag = "tickets", params(("id" = String, Path)),
+    responses((status = 204), (status = 403), (status = 404)), security(("bearer" = [])))]
+pub async fn delete(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(key): ApiPath<String>,
+) -> Result<StatusCode> {
+    service::delete(&s.ctx, &a, &key).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Neutralises spreadsheet formulas in exported cells.
+fn cell(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    }
+}
+
+const CSV_HEADER: &[&str] = &[
+    "number",
+    "subject",
+    "status",
+    "priority",
+    "category",
+    "channel",
+    "requester_name",
+    "requester_email",
+    "assignee",
+    "tags",
+    "created_at",
+    "updated_at",
+    "first_response_at",
+    "resolved_at",
+    "closed_at",
+    "first_response_due_at",
+    "resolution_due_at",
+];
+
+fn csv_rows(rows: &[TicketView], header: bool) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    if header {
+        let _ = w.write_record(CSV_HEADER);
+    }
+    for t in rows {
+        let o = |v: &Option<String>| v.clone().unwrap_or_default();
+        let _ = w.write_record([
+            t.number.clone(),
+            cell(&t.subject),
+            t.status.clone(),
+            t.priority.clone(),
+            t.category.clone(),
+            t.channel.clone(),
+            cell(
+                &t.requester
+                    .as_ref()
+                    .map(|r| r.name.clone())
+                    .unwrap_or_default(),
+            ),
+            cell(
+                &t.requester
+                    .as_ref()
+                    .map(|r| r.email.clone())
+                    .unwrap_or_default(),
+            ),
+            cell(
+                &t.assignee
+                    .as_ref()
+                    .map(|r| r.name.clone())
+                    .unwrap_or_default(),
+            ),
+            t.tags.join(" "),
+            t.created_at.clone(),
+            t.updated_at.clone(),
+            o(&t.first_response_at),
+            o(&t.resolved_at),
+            o(&t.closed_at),
+            o(&t.first_response_due_at),
+            o(&t.resolution_due_at),
+        ]);
+    }
+    w.into_inner().unwrap_or_default()
+}
+
+/// Export the filtered list as CSV, streamed page by page (admin).
+#[utoipa::path(get, path = "/tickets/export.csv", tag = "tickets",
+    responses((status = 200, content_type = "text/csv"), (status = 403)), security(("bearer" = [])))]
+pub async fn export_csv(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiQuery(params): ApiQuery<BTreeMap<String, String>>,
+) -> Result<Response> {
+    access::require_admin(&a)?;
+    let filters = query::parse_filters(&params, a.id)?;
+    let sort = Sort::parse(params.get("sort").map(String::as_str))?;
+    // Validate the first page before committing to a 200, so bad input still gets a JSON error.
+    let first = query::page(&s.ctx.db.read, &a, &filters, &sort, None, 500).await?;
+    let state = Some((first, true));
+    let stream = futures::stream::unfold(state, move |st| {
+        let (s, a, filters, sort) = (s.clone(), a.clone(), filters.clone(), sort.clone());
+        async move {
+            let ((rows, next), header) = st?;
+            let views = match view::build(&s.ctx.db.read, &rows, s.ctx.clock.now_micros()).await {
+                Ok(v) => v,
+                Err(e) => return Some((Err(std::io::Error::other(e.to_string())), None)),
+            };
+            let chunk = csv_rows(&views, header);
+            let following = match next {
+                None => None,
+                Some(c) => {
+                    match query::page(&s.ctx.db.read, &a, &filters, &sort, Some(&c), 500).await {
+                        Ok(p) => Some((p, false)),
+                        Err(e) => return Some((Err(std::io::Error::other(e.to_string())), None)),
+                    }
+                }
+            };
+            Some((Ok::<_, std::io::Error>(chunk), following))
+        }
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"tickets.csv\"",
+            ),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}

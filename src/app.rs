@@ -1,0 +1,193 @@
+//! Application bootstrap: connect, migrate, seed, build the router, serve.
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::tokens::Keys;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::context::Ctx;
+use crate::db::Db;
+
+/// State shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The capabilities' context.
+    pub ctx: Ctx,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    recorder: Arc<PrometheusRecorder>,
+}
+
+/// A built application, ready to serve on a listener.
+pub struct Application {
+    /// The full router.
+    pub router: Router,
+    /// The context (tests use it to advance the clock).
+    pub ctx: Ctx,
+}
+
+/// Reads the secret from config, else from `secret.key` in the data dir, generating it once.
+fn load_secret(config: &Config) -> anyhow::Result<String> {
+    if !config.secret_key.is_empty() {
+        return Ok(config.secret_key.clone());
+    }
+    let path = config.data_dir.join("secret.key");
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        if !s.trim().is_empty() {
+            return Ok(s.trim().to_string());
+        }
+    }
+    std::fs::create_dir_all(&config.data_dir)?;
+    let secret = crate::auth::tokens::random_token();
+    write_private(&path, &secret)?;
+    tracing::info!(path = %path.display(), "generated a new secret key");
+    Ok(secret)
+}
+
+#[cfg(unix)]
+fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(content.as_bytes())?;
+    f.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
+    std::fs::write(path, content)
+}
+
+/// Connects to the database and applies pending migrations: what every subcommand does first.
+pub async fn open_context(config: Config, clock: Clock) -> anyhow::Result<Ctx> {
+    let db = Db::connect(&config.database_url, &config.data_dir, config.db_pool_size).await?;
+    let applied = crate::db::migrations::migrate(&db).await?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    let keys = Keys::new(&load_secret(&config)?);
+    let ctx = Ctx {
+        db,
+        config: Arc::new(config),
+        keys,
+        clock,
+    };
+    crate::tickets::categories::seed_defaults(&ctx).await?;
+    Ok(ctx)
+}
+
+impl Application {
+    /// Builds the app on a fresh context.
+    pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Application> {
+        let ctx = open_context(config, clock).await?;
+        Ok(Application {
+            router: router(ctx.clone()),
+            ctx,
+        })
+    }
+
+    /// Serves until `shutdown` completes, then drains in-flight requests.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
+        Ok(())
+    }
+}
+
+async fn track_metrics(
+    state: axum::extract::State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let start = Instant::now();
+    let res = next.run(req).await;
+    let status = res.status().as_u16().to_string();
+    let secs = start.elapsed().as_secs_f64();
+    metrics::with_local_recorder(&*state.recorder, || {
+        let labels = [("method", method), ("path", path), ("status", status)];
+        metrics::counter!("triage_http_requests_total", &labels).increment(1);
+        metrics::histogram!("triage_http_request_duration_seconds", &labels[..2]).record(secs);
+    });
+    res
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    crate::error::Error::Internal(anyhow::anyhow!("panic")).into_response()
+}
+
+/// The whole HTTP surface.
+pub fn router(ctx: Ctx) -> Router {
+    let recorder = PrometheusBuilder::new()
+        .set_buckets(&[
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+        ])
+        .map(|b| b.build_recorder())
+        .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+    let state = AppState {
+        metrics: recorder.handle(),
+        recorder: Arc::new(recorder),
+        ctx: ctx.clone(),
+    };
+    let (api, openapi) = crate::api::routes();
+    let api = api.method_not_allowed_fallback(crate::api::meta::method_not_allowed);
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/api/v1", get(crate::api::meta::info))
+        .route("/health", get(crate::api::meta::health))
+        .route("/ready", get(crate::api::meta::ready))
+        .route("/metrics", get(crate::api::meta::metrics))
+        .fallback(crate::api::meta::not_found)
+        .method_not_allowed_fallback(crate::api::meta::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), track_metrics))
+        .layer(DefaultBodyLimit::max(ctx.config.max_body_bytes))
+        .with_state(state)
+        .merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", openapi))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<Body>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}

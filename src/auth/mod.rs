@@ -1,0 +1,30 @@
+//! Authentication: passwords, JWT access tokens, rotating refresh tokens, personal API tokens.
+
+pub mod password;
+pub mod service;
+pub mod tokens;
+
+use crate::tickets::model::Role;
+
+/// The authenticated caller, as every service function sees it.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    /// User id.
+    pub id: i64,
+    /// Display name.
+    pub name: String,
+    /// Current role (read from the database on every request, so demotions apply at once).
+    pub role: Role,
+}
+
+impl Actor {
+    /// Agents and admins.
+    pub fn is_staff(&self) -> bool {
+        self.role.is_staff()
+    }
+
+    /// Admins only.
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}

@@ -1,0 +1,233 @@
+//! SeaORM entity models: one per table, shared by both backends. Times are Unix microseconds.
+
+/// Accounts: customers, agents, admins (contacts have no password).
+pub mod user {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `users`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "users")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub email: String,
+        pub name: String,
+        pub role: String,
+        pub password_hash: Option<String>,
+        pub active: bool,
+        pub away: bool,
+        pub last_assigned_at: Option<i64>,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+    /// No navigable relations; joins are written explicitly.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Rotating refresh tokens, grouped in families for reuse detection.
+pub mod refresh_token {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `refresh_tokens`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "refresh_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub user_id: i64,
+        pub family: String,
+        pub token_hash: String,
+        pub expires_at: i64,
+        pub used_at: Option<i64>,
+        pub revoked_at: Option<i64>,
+        pub created_at: i64,
+    }
+    /// No navigable relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Personal API tokens (stored as hashes).
+pub mod api_token {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `api_tokens`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "api_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub user_id: i64,
+        pub name: String,
+        pub prefix: String,
+        pub token_hash: String,
+        pub created_at: i64,
+        pub last_used_at: Option<i64>,
+        pub revoked_at: Option<i64>,
+    }
+    /// No navigable relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Admin-managed ticket categories.
+pub mod category {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `categories`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "categories")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub slug: String,
+        pub name: String,
+        pub description: String,
+        pub active: bool,
+        pub position: i32,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+    /// No navigable relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Tickets.
+pub mod ticket {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `tickets`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tickets")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub number: String,
+        pub subject: String,
+        pub description: String,
+        pub category: String,
+        pub priority: String,
+        pub priority_rank: i32,
+        pub status: String,
+        pub requester_id: i64,
+        pub assignee_id: Option<i64>,
+        pub channel: String,
+        pub page_url: Option<String>,
+        pub browser_info: Option<String>,
+        pub ip: Option<String>,
+        pub conversation_id: Option<i64>,
+        pub merged_into: Option<i64>,
+        pub resolution: Option<String>,
+        pub created_at: i64,
+        pub updated_at: i64,
+        pub first_response_at: Option<i64>,
+        pub resolved_at: Option<i64>,
+        pub closed_at: Option<i64>,
+        pub first_response_due_at: Option<i64>,
+        pub resolution_due_at: Option<i64>,
+    }
+    /// No navigable relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Free labels on tickets.
+pub mod ticket_tag {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `ticket_tags`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "ticket_tags")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub ticket_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tag: String,
+    }
+    /// No navigable relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Thread messages: public replies and internal notes.
+pub mod message {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `messages`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "messages")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub ticket_id: i64,
+        pub author_id: Option<i64>,
+        pub body: String,
+        pub internal: bool,
+        pub channel: String,
+        pub created_at: i64,
+    }
+    /// No navigable relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Ticket history: one row per changed field.
+pub mod ticket_event {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `ticket_events`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "ticket_events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub ticket_id: i64,
+        pub actor_id: Option<i64>,
+        pub field: String,
+        pub old_value: Option<String>,
+        pub new_value: Option<String>,
+        pub internal: bool,
+        pub created_at: i64,
+    }
+    /// No navigable relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The durable job queue (outbox for every side effect).
+pub mod job {
+    use sea_orm::entity::prelude::*;
+
+    /// A row of `jobs`.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "jobs")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub kind: String,
+        pub payload: String,
+        pub status: String,
+        pub attempts: i32,
+        pub max_attempts: i32,
+        pub run_at: i64,
+        pub locked_until: Option<i64>,
+        pub last_error: Option<String>,
+        pub idempotency_key: String,
+        pub created_at: i64,
+        pub updated_at: i64,
+    }
+    /// No navigable relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}

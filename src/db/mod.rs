@@ -1,0 +1,81 @@
+//! Database access: SQLite (one writer, a pool of readers) or PostgreSQL, chosen from the URL.
+
+pub mod entities;
+pub mod migrations;
+
+use sea_orm::{DatabaseBackend, DatabaseConnection};
+use sea_orm::{SqlxPostgresConnector, SqlxSqliteConnector};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The connections the app uses: writes go to `write`, plain reads to `read`.
+#[derive(Clone)]
+pub struct Db {
+    /// Connection for writes and transactions (a single connection on SQLite).
+    pub write: DatabaseConnection,
+    /// Pool for reads (the same pool as `write` on PostgreSQL).
+    pub read: DatabaseConnection,
+    /// Which SQL dialect is behind the connections.
+    pub backend: DatabaseBackend,
+}
+
+impl Db {
+    /// Connects from a URL; an empty URL means `triage.db` in the data dir.
+    pub async fn connect(url: &str, data_dir: &Path, pool_size: u32) -> anyhow::Result<Db> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(pool_size.max(2))
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            let conn = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+            return Ok(Db {
+                write: conn.clone(),
+                read: conn,
+                backend: DatabaseBackend::Postgres,
+            });
+        }
+        let opts = if url.is_empty() {
+            std::fs::create_dir_all(data_dir)?;
+            SqliteConnectOptions::new().filename(data_dir.join("triage.db"))
+        } else if url.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url)?
+        } else {
+            anyhow::bail!("unsupported database URL (expected postgres://… or sqlite:…)");
+        };
+        // NORMAL in WAL mode keeps every commit atomic and consistent; FULL is set by
+        // `synchronous = "full"` deployments that must survive power loss of the last commit.
+        let opts = opts
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-32000");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.clone())
+            .await?;
+        let readers = SqlitePoolOptions::new()
+            .max_connections(pool_size.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts)
+            .await?;
+        Ok(Db {
+            write: SqlxSqliteConnector::from_sqlx_sqlite_pool(writer),
+            read: SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
+            backend: DatabaseBackend::Sqlite,
+        })
+    }
+
+    /// True when the backend is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.backend == DatabaseBackend::Postgres
+    }
+}

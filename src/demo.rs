@@ -1,0 +1,389 @@
+//! Demo data: agents, customers and tickets with threads, notes and history, created through the
+//! same service functions as real traffic, spread over the last 60 days.
+
+use rand::Rng;
+use rand::seq::IndexedRandom;
+use sea_orm::{EntityTrait, PaginatorTrait};
+
+use crate::auth::Actor;
+use crate::clock::Clock;
+use crate::context::Ctx;
+use crate::conversations;
+use crate::db::entities::{ticket, user};
+use crate::tickets::changes::{self, AssignTarget};
+use crate::tickets::model::{Channel, Role};
+use crate::tickets::service::{self, NewTicket, RequesterInput};
+use crate::users::service::{self as users, NewUser};
+
+/// Password of every demo account.
+pub const DEMO_PASSWORD: &str = "triage-demo";
+
+const FIRST: &[&str] = &[
+    "Ada",
+    "Grace",
+    "Linus",
+    "Margaret",
+    "Ken",
+    "Barbara",
+    "Dennis",
+    "Frances",
+    "Alan",
+    "Radia",
+    "Tim",
+    "Hedy",
+    "John",
+    "Katherine",
+    "Edsger",
+    "Anita",
+    "Guido",
+    "Sophie",
+    "Bjarne",
+    "Mary",
+];
+const LAST: &[&str] = &[
+    "Lovelace",
+    "Hopper",
+    "Torvalds",
+    "Hamilton",
+    "Thompson",
+    "Liskov",
+    "Ritchie",
+    "Allen",
+    "Turing",
+    "Perlman",
+    "Berners-Lee",
+    "Lamarr",
+    "Backus",
+    "Johnson",
+    "Dijkstra",
+    "Borg",
+    "van Rossum",
+    "Wilson",
+    "Stroustrup",
+    "Shaw",
+];
+
+/// (category, subject, description) samples.
+const SAMPLES: &[(&str, &str, &str)] = &[
+    (
+        "account",
+        "Cannot log in after password reset",
+        "I reset my password this morning but the login page keeps saying my credentials are invalid. I tried two browsers.",
+    ),
+    (
+        "account",
+        "Please change the email on my account",
+        "I moved to a new company and need my account email changed from my old address. How can I do that?",
+    ),
+    (
+        "account",
+        "Two-factor codes are rejected",
+        "My authenticator app codes are always rejected. The phone clock is set automatically.",
+    ),
+    (
+        "billing",
+        "Charged twice this month",
+        "My card statement shows two charges for the November invoice. Please refund the duplicate.",
+    ),
+    (
+        "billing",
+        "Need an invoice with our VAT number",
+        "Our accounting department needs the last three invoices re-issued with our VAT number on them.",
+    ),
+    (
+        "billing",
+        "Downgrade plan at end of cycle",
+        "We would like to move from the Business plan to Team at the end of the current billing cycle.",
+    ),
+    (
+        "technical",
+        "API returns 502 intermittently",
+        "Roughly one request in fifty to the orders endpoint returns 502 Bad Gateway since yesterday evening.",
+    ),
+    (
+        "technical",
+        "Webhook deliveries are delayed",
+        "Webhooks arrive 10 to 20 minutes late. Our integration depends on near-real-time delivery.",
+    ),
+    (
+        "technical",
+        "VPN connection drops every hour",
+        "The VPN client disconnects every hour on the hour and needs a manual reconnect. Logs attached on request.",
+    ),
+    (
+        "bug",
+        "Export to CSV cuts off long descriptions",
+        "When I export reports to CSV, descriptions longer than 255 characters are truncated.",
+    ),
+    (
+        "bug",
+        "Dashboard chart shows wrong week",
+        "The weekly chart on the dashboard labels the current week as last week. Time zone is Europe/Berlin.",
+    ),
+    (
+        "bug",
+        "Error 500 when uploading a PNG",
+        "Uploading a PNG screenshot larger than 2 MB fails with an error 500 page. Smaller files work.",
+    ),
+    (
+        "feature_request",
+        "Dark mode for the portal",
+        "Could you add a dark mode? Our team works night shifts and the white background is harsh.",
+    ),
+    (
+        "feature_request",
+        "Slack notifications per project",
+        "I need Slack notifications routed to a different channel for each of our projects.",
+    ),
+    (
+        "feature_request",
+        "Bulk edit for contacts",
+        "It would save us hours if we could edit the company field for many contacts at once.",
+    ),
+    (
+        "question",
+        "How do I add a team member?",
+        "How do I invite a colleague to our workspace so they can see our tickets too?",
+    ),
+    (
+        "question",
+        "Where can I find the API documentation?",
+        "I am building an integration. Where is the API reference and is there a sandbox?",
+    ),
+    (
+        "question",
+        "Is there a data retention policy?",
+        "Our compliance team asks how long you keep ticket data and attachments after closing.",
+    ),
+    (
+        "general",
+        "Thank you for the quick help",
+        "Just wanted to say thanks to the support team for sorting out our issue so quickly last week.",
+    ),
+    (
+        "general",
+        "Office closed over the holidays?",
+        "Will support be available between Christmas and New Year, and with what hours?",
+    ),
+];
+
+const AGENT_REPLIES: &[&str] = &[
+    "Thanks for reaching out. I am looking into this now and will update you shortly.",
+    "Could you send us the exact time this happened and a screenshot of the error?",
+    "We found the cause and deployed a fix. Could you check whether it works for you now?",
+    "I have forwarded this to our engineering team; we will keep you posted here.",
+];
+const CUSTOMER_REPLIES: &[&str] = &[
+    "Thanks, here are the details you asked for: it happened around 10:15 this morning.",
+    "Yes, that fixed it. Thank you!",
+    "It is still happening for me, unfortunately.",
+];
+const NOTES: &[&str] = &[
+    "Checked the logs: matches the incident from last Tuesday.",
+    "Customer is on the Business plan; priority support applies.",
+    "Escalated to engineering, see internal thread.",
+];
+
+async fn ensure_user(ctx: &Ctx, email: &str, name: &str, role: Role) -> anyhow::Result<Actor> {
+    let u = match users::find_by_email(&ctx.db.read, email).await? {
+        Some(u) => u,
+        None => {
+            users::create(
+                ctx,
+                NewUser {
+                    email: email.into(),
+                    name: name.into(),
+                    role,
+                    password: Some(DEMO_PASSWORD.into()),
+                },
+            )
+            .await?
+        }
+    };
+    Ok(Actor {
+        id: u.id,
+        name: u.name,
+        role,
+    })
+}
+
+/// Loads demo data only when there are no tickets yet.
+pub async fn load_if_empty(ctx: &Ctx, tickets: usize) -> anyhow::Result<()> {
+    if ticket::Entity::find().count(&ctx.db.read).await? == 0 {
+        load(ctx, tickets).await?;
+    }
+    Ok(())
+}
+
+/// Creates the demo accounts and `n` tickets, then prints the logins.
+pub async fn load(ctx: &Ctx, n: usize) -> anyhow::Result<()> {
+    let admin = ensure_user(ctx, "admin@demo.triage.dev", "Dana Admin", Role::Admin).await?;
+    let mut agents = Vec::new();
+    for (i, name) in ["Sam Agent", "Riley Agent", "Jordan Agent"]
+        .iter()
+        .enumerate()
+    {
+        agents.push(
+            ensure_user(
+                ctx,
+                &format!("agent{}@demo.triage.dev", i + 1),
+                name,
+                Role::Agent,
+            )
+            .await?,
+        );
+    }
+    let mut customers = Vec::new();
+    for i in 0..20 {
+        let name = format!("{} {}", FIRST[i % FIRST.len()], LAST[(i * 7) % LAST.len()]);
+        customers.push(
+            ensure_user(
+                ctx,
+                &format!("customer{}@example.com", i + 1),
+                &name,
+                Role::Customer,
+            )
+            .await?,
+        );
+    }
+    // A context whose clock starts 60 days ago and walks forward, so history looks lived-in.
+    let clock = Clock::default();
+    clock.advance(chrono::Duration::days(-60));
+    let demo = Ctx {
+        clock: clock.clone(),
+        ..ctx.clone()
+    };
+    let step = chrono::Duration::seconds((60 * 86_400 - 7200) / n.max(1) as i64);
+    let mut rng = rand::rng();
+    let channels = [Channel::Web, Channel::Portal, Channel::Email, Channel::Api];
+    let priorities = [
+        "low", "medium", "medium", "medium", "high", "high", "urgent",
+    ];
+    let start = clock.now_micros();
+    for i in 0..n {
+        // Each ticket starts at its own slot; its activity happens after, never past the real now.
+        let slot = start + step.num_microseconds().unwrap_or(0) * (i as i64 + 1);
+        clock.advance(chrono::Duration::microseconds(slot - clock.now_micros()));
+        let (cat, subject, body) = SAMPLES[i % SAMPLES.len()];
+        let customer = customers
+            .choose(&mut rng)
+            .cloned()
+            .unwrap_or_else(|| admin.clone());
+        let t = service::create(
+            &demo,
+            NewTicket {
+                subject: subject.into(),
+                description: body.into(),
+                description_field: "description",
+                category: cat.into(),
+                priority: priorities.choose(&mut rng).map(|p| p.to_string()),
+                tags: if i % 4 == 0 {
+                    vec!["vip".into()]
+                } else {
+                    Vec::new()
+                },
+                channel: channels[i % channels.len()],
+                requester: RequesterInput::Id(customer.id),
+                page_url: None,
+                browser_info: None,
+                ip: None,
+                conversation_id: None,
+            },
+        )
+        .await?;
+        let key = t.id.to_string();
+        // Target: 0 open, 1 assigned, 2 in_progress, 3 waiting, 4 on_hold, 5 resolved, 6 closed, 7 reopened.
+        let target = i % 8;
+        if target == 0 {
+            continue;
+        }
+        let agent = &agents[rng.random_range(0..agents.len())];
+        let minutes = |m: i64| {
+            let cap = chrono::Utc::now().timestamp_micros() - 60_000_000 - clock.now_micros();
+            chrono::Duration::microseconds((m * 60_000_000).min(cap.max(0)))
+        };
+        clock.advance(minutes(rng.random_range(5..90)));
+        changes::assign(&demo, &admin, &key, AssignTarget::Agent(agent.id)).await?;
+        if target == 1 {
+            continue;
+        }
+        changes::set_status(&demo, agent, &key, "in_progress", None).await?;
+        clock.advance(minutes(rng.random_range(5..240)));
+        conversations::add(
+            &demo,
+            agent,
+            &key,
+            AGENT_REPLIES.choose(&mut rng).copied().unwrap_or("Hello"),
+            false,
+            Channel::Web,
+        )
+        .await?;
+        if i % 3 == 0 {
+            conversations::add(
+                &demo,
+                agent,
+                &key,
+                NOTES.choose(&mut rng).copied().unwrap_or("Note"),
+                true,
+                Channel::Web,
+            )
+            .await?;
+        }
+        match target {
+            2 => {}
+            3 => {
+                changes::set_status(&demo, agent, &key, "waiting", None).await?;
+            }
+            4 => {
+                changes::set_status(&demo, agent, &key, "on_hold", None).await?;
+            }
+            _ => {
+                changes::set_status(&demo, agent, &key, "waiting", None).await?;
+                clock.advance(minutes(rng.random_range(30..600)));
+                conversations::add(
+                    &demo,
+                    &customer,
+                    &key,
+                    CUSTOMER_REPLIES[0],
+                    false,
+                    Channel::Email,
+                )
+                .await?;
+                clock.advance(minutes(rng.random_range(10..300)));
+                conversations::add(&demo, agent, &key, AGENT_REPLIES[2], false, Channel::Web)
+                    .await?;
+                changes::set_status(
+                    &demo,
+                    agent,
+                    &key,
+                    "resolved",
+                    Some("Fixed and confirmed.".into()),
+                )
+                .await?;
+                if target == 6 {
+                    clock.advance(minutes(rng.random_range(60..2000)));
+                    changes::set_status(&demo, agent, &key, "closed", None).await?;
+                } else if target == 7 {
+                    clock.advance(minutes(rng.random_range(60..600)));
+                    conversations::add(
+                        &demo,
+                        &customer,
+                        &key,
+                        CUSTOMER_REPLIES[2],
+                        false,
+                        Channel::Email,
+                    )
+                    .await?;
+                }
+            }
+        }
+    }
+    let total_users = user::Entity::find().count(&ctx.db.read).await?;
+    println!(
+        "Demo data loaded: {n} tickets, {total_users} users. Log in with password '{DEMO_PASSWORD}' as:"
+    );
+    println!("  admin     admin@demo.triage.dev");
+    println!("  agents    agent1@demo.triage.dev, agent2@demo.triage.dev, agent3@demo.triage.dev");
+    println!("  customers customer1@example.com … customer20@example.com");
+    Ok(())
+}

@@ -1,0 +1,17 @@
+//! Triage: a self-hosted helpdesk. The library holds every capability; `main.rs` is a thin CLI.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod context;
+pub mod conversations;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod jobs;
+pub mod search;
+pub mod sla;
+pub mod tickets;
+pub mod users;

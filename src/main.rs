@@ -1,0 +1,194 @@
+//! The `triage` command: serve | migrate | user create | demo-data.
+
+use clap::{Parser, Subcommand};
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use triage::app::{Application, open_context};
+use triage::clock::Clock;
+use triage::config::Config;
+use triage::tickets::model::Role;
+use triage::users::service::{self as users, NewUser};
+
+#[derive(Parser)]
+#[command(name = "triage", version, about = "Triage: a self-hosted helpdesk")]
+struct Cli {
+    /// TOML configuration file (default: ./triage.toml when present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Data directory (SQLite file, keys, attachments).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Load demo data first when the database has no tickets.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        action: UserCommand,
+    },
+    /// Load a realistic sample: agents, customers, tickets with threads and history.
+    DemoData {
+        /// Number of tickets.
+        #[arg(long, default_value_t = 500)]
+        tickets: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from stdin when it is not a terminal, else prompted.
+    Create {
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// admin, agent or customer.
+        #[arg(long, default_value = "customer")]
+        role: String,
+    },
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Repeat password: ")?;
+        if first != second {
+            anyhow::bail!("passwords do not match");
+        }
+        Ok(first)
+    } else {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        Ok(s.lines().next().unwrap_or("").to_string())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(d) = cli.data_dir {
+        config.data_dir = d;
+    }
+    match cli.command {
+        Command::Serve { listen, demo } => {
+            if let Some(l) = listen {
+                config.listen = l;
+            }
+            let listen = config.listen.clone();
+            let app = Application::build(config, Clock::default()).await?;
+            if demo {
+                triage::demo::load_if_empty(&app.ctx, 500).await?;
+            }
+            if users::count_active_admins(&app.ctx.db.read).await? == 0 {
+                tracing::warn!(
+                    "no admin account exists; create one with: triage user create --email you@example.com --name \"Your Name\" --role admin"
+                );
+            }
+            let listener = tokio::net::TcpListener::bind(&listen).await?;
+            tracing::info!(address = %listener.local_addr()?, "Triage is listening; API docs at /docs");
+            app.serve(listener, shutdown_signal()).await
+        }
+        Command::Migrate => {
+            open_context(config, Clock::default()).await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::User {
+            action: UserCommand::Create { email, name, role },
+        } => {
+            let role = Role::parse(&role)
+                .ok_or_else(|| anyhow::anyhow!("role must be admin, agent or customer"))?;
+            let ctx = open_context(config, Clock::default()).await?;
+            let password = read_password()?;
+            let u = users::create(
+                &ctx,
+                NewUser {
+                    email,
+                    name,
+                    role,
+                    password: Some(password),
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(describe(e)))?;
+            println!("created {} {} <{}> (id {})", u.role, u.name, u.email, u.id);
+            Ok(())
+        }
+        Command::DemoData { tickets } => {
+            let ctx = open_context(config, Clock::default()).await?;
+            triage::demo::load(&ctx, tickets).await
+        }
+    }
+}
+
+fn describe(e: triage::error::Error) -> String {
+    match e {
+        triage::error::Error::Validation { errors, .. } => errors
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", v.join("; ")))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => other.to_string(),
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "triage=info,tower_http=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

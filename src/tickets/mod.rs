@@ -1,0 +1,14 @@
+//! Tickets: model, workflow, numbering, validation, access rules, service functions.
+
+pub mod access;
+pub mod categories;
+pub mod changes;
+pub mod history;
+pub mod model;
+pub mod number;
+pub mod query;
+pub mod service;
+pub mod tracking;
+pub mod validate;
+pub mod view;
+pub mod workflow;

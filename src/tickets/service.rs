@@ -1,0 +1,352 @@
+//! Ticket service functions: create, edit, delete. Status, priority and assignment live in `changes`.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
+};
+
+use super::access;
+use super::history::{self, Change};
+use super::model::{Channel, Priority, Status};
+use super::{number, validate};
+use crate::auth::Actor;
+use crate::context::Ctx;
+use crate::db::entities::{category, ticket, ticket_tag};
+use crate::error::{Error, FieldErrors, Result};
+use crate::users::service as users;
+
+/// Who a new ticket is for.
+pub enum RequesterInput {
+    /// An existing user.
+    Id(i64),
+    /// A contact by name and email, created when unknown.
+    Contact {
+        /// Contact name.
+        name: String,
+        /// Contact email.
+        email: String,
+    },
+}
+
+/// Input for a new ticket, from any channel.
+pub struct NewTicket {
+    /// Subject.
+    pub subject: String,
+    /// Description (Markdown); `description_field` names it in errors (`message` on the form).
+    pub description: String,
+    /// Name of the description field in validation errors.
+    pub description_field: &'static str,
+    /// Category slug.
+    pub category: String,
+    /// Priority, medium when absent.
+    pub priority: Option<String>,
+    /// Free labels.
+    pub tags: Vec<String>,
+    /// Channel it came through.
+    pub channel: Channel,
+    /// Requester.
+    pub requester: RequesterInput,
+    /// Page the form was sent from.
+    pub page_url: Option<String>,
+    /// Browser description.
+    pub browser_info: Option<String>,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Chat conversation it was drafted from.
+    pub conversation_id: Option<i64>,
+}
+
+/// Slugs of the active categories, in display order.
+pub async fn active_categories(conn: &impl ConnectionTrait) -> Result<Vec<String>> {
+    Ok(category::Entity::find()
+        .filter(category::Column::Active.eq(true))
+        .order_by_asc(category::Column::Position)
+        .order_by_asc(category::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|c| c.slug)
+        .collect())
+}
+
+/// Creates a ticket, its tags, its first history event and the `ticket.created` job, atomically.
+pub async fn create(ctx: &Ctx, input: NewTicket) -> Result<ticket::Model> {
+    let mut errors = FieldErrors::new();
+    let subject = validate::subject(&mut errors, &input.subject);
+    let description =
+        validate::description(&mut errors, input.description_field, &input.description);
+    let cats = active_categories(&ctx.db.read).await?;
+    let category = validate::category(&mut errors, &input.category, &cats);
+    let priority = validate::priority(&mut errors, input.priority.as_deref());
+    let tags = validate::tags(&mut errors, &input.tags);
+    let page_url =
+        validate::optional_text(&mut errors, "page_url", input.page_url.as_deref(), 2000);
+    let browser_info = validate::optional_text(
+        &mut errors,
+        "browser_info",
+        input.browser_info.as_deref(),
+        1000,
+    );
+    let contact = match &input.requester {
+        RequesterInput::Contact { name, email } => Some((
+            users::check_name(&mut errors, name),
+            users::check_email(&mut errors, email),
+        )),
+        RequesterInput::Id(_) => None,
+    };
+    Error::check(errors)?;
+
+    let now = ctx.clock.now_micros();
+    let txn = ctx.db.write.begin().await?;
+    let requester_id = match input.requester {
+        RequesterInput::Contact { .. } => {
+            let (name, email) = contact.unwrap_or_default();
+            users::find_or_create_contact(&txn, &email, &name, now)
+                .await?
+                .id
+        }
+        RequesterInput::Id(id) => {
+            crate::db::entities::user::Entity::find_by_id(id)
+                .one(&txn)
+                .await?
+                .ok_or_else(|| Error::field("requester_id", "no such user"))?
+                .id
+        }
+    };
+    let number = fresh_number(ctx, &txn).await?;
+    let (fr_due, res_due) = crate::sla::due_times(now, priority);
+    let t = ticket::ActiveModel {
+        number: Set(number),
+        subject: Set(subject),
+        description: Set(description),
+        category: Set(category),
+        priority: Set(priority.as_str().into()),
+        priority_rank: Set(priority.rank()),
+        status: Set(Status::Open.as_str().into()),
+        requester_id: Set(requester_id),
+        assignee_id: Set(None),
+        channel: Set(input.channel.as_str().into()),
+        page_url: Set(page_url),
+        browser_info: Set(browser_info),
+        ip: Set(input.ip),
+        conversation_id: Set(input.conversation_id),
+        merged_into: Set(None),
+        resolution: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        first_response_at: Set(None),
+        resolved_at: Set(None),
+        closed_at: Set(None),
+        first_response_due_at: Set(Some(fr_due)),
+        resolution_due_at: Set(Some(res_due)),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    set_tags(&txn, t.id, &tags).await?;
+    history::record(
+        &txn,
+        t.id,
+        Some(requester_id),
+        vec![Change::public("created", None, Some(t.number.clone()))],
+        now,
+    )
+    .await?;
+    crate::jobs::enqueue_event(
+        &txn,
+        "ticket.created",
+        t.id,
+        serde_json::json!({"number": t.number}),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(t)
+}
+
+async fn fresh_number(ctx: &Ctx, conn: &impl ConnectionTrait) -> Result<String> {
+    // 40 random bits per day make a clash vanishingly rare; check anyway rather than fail the insert.
+    for _ in 0..5 {
+        let n = number::generate(&ctx.config.ticket_prefix, ctx.clock.now(), &mut rand::rng());
+        let taken = ticket::Entity::find()
+            .filter(ticket::Column::Number.eq(n.clone()))
+            .count(conn)
+            .await?;
+        if taken == 0 {
+            return Ok(n);
+        }
+    }
+    Err(Error::Internal(anyhow::anyhow!(
+        "could not find a free ticket number"
+    )))
+}
+
+/// Replaces a ticket's tags.
+pub async fn set_tags(conn: &impl ConnectionTrait, ticket_id: i64, tags: &[String]) -> Result<()> {
+    ticket_tag::Entity::delete_many()
+        .filter(ticket_tag::Column::TicketId.eq(ticket_id))
+        .exec(conn)
+        .await?;
+    if !tags.is_empty() {
+        let rows = tags.iter().map(|tag| ticket_tag::ActiveModel {
+            ticket_id: Set(ticket_id),
+            tag: Set(tag.clone()),
+        });
+        ticket_tag::Entity::insert_many(rows).exec(conn).await?;
+    }
+    Ok(())
+}
+
+/// Current tags of a ticket.
+pub async fn tags_of(conn: &impl ConnectionTrait, ticket_id: i64) -> Result<Vec<String>> {
+    Ok(ticket_tag::Entity::find()
+        .filter(ticket_tag::Column::TicketId.eq(ticket_id))
+        .order_by_asc(ticket_tag::Column::Tag)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|t| t.tag)
+        .collect())
+}
+
+/// Field edits; `None` leaves a field alone.
+#[derive(Default)]
+pub struct TicketPatch {
+    /// New subject.
+    pub subject: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// New category.
+    pub category: Option<String>,
+    /// New priority.
+    pub priority: Option<String>,
+    /// New full tag set.
+    pub tags: Option<Vec<String>>,
+}
+
+/// Edits fields. Staff may edit all; a requester only subject and description while `open`.
+pub async fn update(
+    ctx: &Ctx,
+    actor: &Actor,
+    key: &str,
+    patch: TicketPatch,
+) -> Result<ticket::Model> {
+    let t = access::load(&ctx.db.read, actor, key).await?;
+    if !actor.is_staff() {
+        if patch.category.is_some() || patch.priority.is_some() || patch.tags.is_some() {
+            return Err(Error::Forbidden(
+                "customers may only edit the subject and description".into(),
+            ));
+        }
+        if t.status != Status::Open.as_str() {
+            return Err(Error::Conflict(
+                "a ticket can only be edited by its requester while it is open".into(),
+            ));
+        }
+    }
+    let mut errors = FieldErrors::new();
+    let subject = patch
+        .subject
+        .as_deref()
+        .map(|s| validate::subject(&mut errors, s));
+    let description = patch
+        .description
+        .as_deref()
+        .map(|d| validate::description(&mut errors, "description", d));
+    let category = match patch.category.as_deref() {
+        Some(c) => Some(validate::category(
+            &mut errors,
+            c,
+            &active_categories(&ctx.db.read).await?,
+        )),
+        None => None,
+    };
+    let priority = patch
+        .priority
+        .as_deref()
+        .map(|p| validate::priority(&mut errors, Some(p)));
+    let tags = patch
+        .tags
+        .as_deref()
+        .map(|t| validate::tags(&mut errors, t));
+    Error::check(errors)?;
+
+    let now = ctx.clock.now_micros();
+    let txn = ctx.db.write.begin().await?;
+    let mut changes = Vec::new();
+    let mut am: ticket::ActiveModel = t.clone().into();
+    if let Some(s) = subject.filter(|s| *s != t.subject) {
+        changes.push(Change::public(
+            "subject",
+            Some(t.subject.clone()),
+            Some(s.clone()),
+        ));
+        am.subject = Set(s);
+    }
+    if let Some(d) = description.filter(|d| *d != t.description) {
+        changes.push(Change::public("description", None, None));
+        am.description = Set(d);
+    }
+    if let Some(c) = category.filter(|c| *c != t.category) {
+        changes.push(Change::public(
+            "category",
+            Some(t.category.clone()),
+            Some(c.clone()),
+        ));
+        am.category = Set(c);
+    }
+    if let Some(p) = priority.filter(|p| p.as_str() != t.priority) {
+        changes.push(Change::public(
+            "priority",
+            Some(t.priority.clone()),
+            Some(p.to_string()),
+        ));
+        apply_priority(&mut am, &t, p);
+    }
+    if let Some(new_tags) = tags {
+        let old = tags_of(&txn, t.id).await?;
+        if old != sorted(&new_tags) {
+            changes.push(Change::internal(
+                "tags",
+                Some(old.join(", ")),
+                Some(sorted(&new_tags).join(", ")),
+            ));
+            set_tags(&txn, t.id, &new_tags).await?;
+        }
+    }
+    if changes.is_empty() {
+        txn.rollback().await?;
+        return Ok(t);
+    }
+    am.updated_at = Set(now);
+    let updated = am.update(&txn).await?;
+    history::record(&txn, t.id, Some(actor.id), changes, now).await?;
+    crate::jobs::enqueue_event(&txn, "ticket.updated", t.id, serde_json::json!({}), now).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+fn sorted(tags: &[String]) -> Vec<String> {
+    let mut v = tags.to_vec();
+    v.sort();
+    v
+}
+
+/// Sets priority, its sort rank, and recomputes the SLA due times from the creation time.
+pub fn apply_priority(am: &mut ticket::ActiveModel, t: &ticket::Model, p: Priority) {
+    let (fr_due, res_due) = crate::sla::due_times(t.created_at, p);
+    am.priority = Set(p.as_str().into());
+    am.priority_rank = Set(p.rank());
+    am.first_response_due_at = Set(Some(fr_due));
+    am.resolution_due_at = Set(Some(res_due));
+}
+
+/// Deletes a ticket with its messages, tags and history (admins only).
+pub async fn delete(ctx: &Ctx, actor: &Actor, key: &str) -> Result<()> {
+    let t = access::load(&ctx.db.read, actor, key).await?;
+    access::require_admin(actor)?;
+    ticket::Entity::delete_by_id(t.id)
+        .exec(&ctx.db.write)
+        .await?;
+    Ok(())
+}
