@@ -1,4 +1,5 @@
 //! Full-text search: the one place with backend-specific SQL (FTS5 on SQLite, tsvector on PostgreSQL).
+//! Placeholders follow the dialect: sea-query rewrites `$N` for PostgreSQL and `?` elsewhere.
 
 use sea_orm::DatabaseBackend;
 use sea_orm::sea_query::{Expr, SimpleExpr};
@@ -34,7 +35,7 @@ pub fn ticket_filter(backend: DatabaseBackend, q: &str) -> Option<SimpleExpr> {
                 .collect::<Vec<_>>()
                 .join(" ");
             Expr::cust_with_values(
-                "tickets.id IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH $1)",
+                "tickets.id IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)",
                 [query],
             )
         }

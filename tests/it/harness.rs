@@ -1,0 +1,255 @@
+//! TestApp: the real application on 127.0.0.1:0 with a fresh database, driven over HTTP.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU32, Ordering};
+use triage::app::Application;
+use triage::clock::Clock;
+use triage::config::Config;
+use triage::context::Ctx;
+use triage::tickets::model::Role;
+use triage::users::service::{self as users, NewUser};
+
+/// Which storage a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub ctx: Ctx,
+    _dir: tempfile::TempDir,
+}
+
+/// An HTTP answer: status and JSON (or text wrapped as a JSON string).
+pub struct Res {
+    pub status: StatusCode,
+    pub body: Value,
+    pub text: String,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Res {
+    pub fn ok(&self, expected: u16) -> &Value {
+        assert_eq!(
+            self.status.as_u16(),
+            expected,
+            "unexpected status; body: {}",
+            self.text
+        );
+        &self.body
+    }
+    pub fn err(&self, status: u16, code: &str) -> &Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        assert_eq!(self.body["status"], "error", "{}", self.text);
+        assert_eq!(self.body["code"], code, "{}", self.text);
+        assert!(self.body["message"].as_str().is_some_and(|m| !m.is_empty()));
+        &self.body
+    }
+}
+
+/// Postgres URL for tests, when configured.
+pub fn pg_url() -> Option<String> {
+    std::env::var("TRIAGE_TEST_DATABASE_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+async fn fresh_pg_database(admin_url: &str) -> String {
+    let name = format!(
+        "triage_t_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        uuid::Uuid::new_v4()
+            .simple()
+            .to_string()
+            .get(..8)
+            .unwrap_or("x")
+    );
+    let pool = sqlx::PgPool::connect(admin_url)
+        .await
+        .expect("connect to TRIAGE_TEST_DATABASE_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .expect("create test database");
+    pool.close().await;
+    let (prefix, _) = admin_url.rsplit_once('/').expect("database URL has a path");
+    format!("{prefix}/{name}")
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database_url = match backend {
+            Backend::Sqlite => String::new(),
+            Backend::Postgres => {
+                fresh_pg_database(&pg_url().expect("TRIAGE_TEST_DATABASE_URL")).await
+            }
+        };
+        let config = Config {
+            listen: "127.0.0.1:0".into(),
+            data_dir: dir.path().to_path_buf(),
+            database_url,
+            secret_key: "test-secret".into(),
+            max_body_bytes: 64 * 1024,
+            db_pool_size: 4,
+            ..Config::default()
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut config = config;
+        config.base_url = format!("http://{addr}");
+        let app = Application::build(config, Clock::default())
+            .await
+            .expect("build app");
+        let ctx = app.ctx.clone();
+        tokio::spawn(app.serve(listener, std::future::pending()));
+        TestApp {
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            ctx,
+            _dir: dir,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Res {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
+        Res {
+            status,
+            body,
+            text,
+            headers,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Res {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Res {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Res {
+        self.call(Method::PUT, path, Some(token), Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Res {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+    pub async fn delete(&self, path: &str, token: &str) -> Res {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+    pub async fn anon_post(&self, path: &str, body: Value) -> Res {
+        self.call(Method::POST, path, None, Some(body)).await
+    }
+
+    /// Creates a user and a personal API token over HTTP (immune to clock jumps); returns (id, token).
+    pub async fn user(&self, role: Role, name: &str) -> (i64, String) {
+        let (id, jwt) = self.user_jwt(role, name).await;
+        let t = self
+            .post("/api/v1/auth/tokens", &jwt, json!({"name": "tests"}))
+            .await;
+        (
+            id,
+            t.ok(201)["token"].as_str().expect("api token").to_string(),
+        )
+    }
+
+    /// Creates a user directly and logs in over HTTP; returns (id, JWT access token).
+    pub async fn user_jwt(&self, role: Role, name: &str) -> (i64, String) {
+        let email = format!("{}@example.test", name.to_lowercase().replace(' ', "."));
+        let u = users::create(
+            &self.ctx,
+            NewUser {
+                email: email.clone(),
+                name: name.into(),
+                role,
+                password: Some("password123".into()),
+            },
+        )
+        .await
+        .expect("create user");
+        let res = self
+            .anon_post(
+                "/api/v1/auth/login",
+                json!({"email": email, "password": "password123"}),
+            )
+            .await;
+        let token = res.ok(200)["access_token"]
+            .as_str()
+            .expect("token")
+            .to_string();
+        (u.id, token)
+    }
+
+    /// Creates a ticket as `token` and returns its JSON.
+    pub async fn ticket(&self, token: &str, subject: &str, priority: &str) -> Value {
+        self.post(
+            "/api/v1/tickets",
+            token,
+            json!({"subject": subject, "description": "Something does not work as expected.", "category": "technical", "priority": priority}),
+        )
+        .await
+        .ok(201)
+        .clone()
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        self.ctx.clock.advance(by);
+    }
+}
+
+/// Runs an async test body on SQLite, and on PostgreSQL when `TRIAGE_TEST_DATABASE_URL` is set.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = TestApp::spawn(Backend::Sqlite).await;
+                ($body)(app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if pg_url().is_none() {
+                    eprintln!("TRIAGE_TEST_DATABASE_URL not set: PostgreSQL variant not run");
+                    return;
+                }
+                let app = TestApp::spawn(Backend::Postgres).await;
+                ($body)(app).await;
+            }
+        }
+    };
+}
