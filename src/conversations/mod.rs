@@ -125,8 +125,8 @@ pub async fn add(
     let from = Status::parse(&t.status).unwrap_or(Status::Open);
     let is_requester_reply = !internal && !actor.is_staff() && actor.id == t.requester_id;
     let mut moved = None;
-    if is_requester_reply {
-        if let Some(to) = workflow::after_customer_reply(from) {
+    if is_requester_reply
+        && let Some(to) = workflow::after_customer_reply(from) {
             workflow::check(from, to, t.closed_at, now, ctx.config.reopen_window_days)
                 .map_err(|why| match why {
                     workflow::Refusal::WindowExpired => {
@@ -136,7 +136,6 @@ pub async fn add(
                 })?;
             moved = Some(to);
         }
-    }
     let txn = ctx.db.write.begin().await?;
     let msg = message::ActiveModel {
         ticket_id: Set(t.id),
@@ -191,8 +190,8 @@ pub async fn add(
         .await?;
     }
     txn.commit().await?;
-    Ok(views(&ctx.db.read, vec![msg])
+    views(&ctx.db.read, vec![msg])
         .await?
         .pop()
-        .ok_or(Error::NotFound("comment"))?)
+        .ok_or(Error::NotFound("comment"))
 }

@@ -42,7 +42,7 @@ pub fn priority(errors: &mut FieldErrors, raw: Option<&str>) -> Priority {
 /// Checks a category slug against the active categories.
 pub fn category(errors: &mut FieldErrors, raw: &str, active: &[String]) -> String {
     let c = raw.trim().to_lowercase();
-    if !active.iter().any(|a| *a == c) {
+    if !active.contains(&c) {
         push(
             errors,
             "category",

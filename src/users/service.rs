@@ -166,10 +166,7 @@ pub async fn list(
         let pattern = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
         query = query.filter(
             Condition::any()
-                .add(Expr::cust_with_values(
-                    "LOWER(name) LIKE $1",
-                    [pattern.clone()],
-                ))
+                .add(Expr::expr(Func::lower(Expr::col(user::Column::Name))).like(pattern.clone()))
                 .add(user::Column::Email.like(pattern)),
         );
     }
