@@ -49,9 +49,10 @@ fn load_secret(config: &Config) -> anyhow::Result<String> {
     }
     let path = config.data_dir.join("secret.key");
     if let Ok(s) = std::fs::read_to_string(&path)
-        && !s.trim().is_empty() {
-            return Ok(s.trim().to_string());
-        }
+        && !s.trim().is_empty()
+    {
+        return Ok(s.trim().to_string());
+    }
     std::fs::create_dir_all(&config.data_dir)?;
     let secret = crate::auth::tokens::random_token();
     write_private(&path, &secret)?;

@@ -125,17 +125,18 @@ pub async fn add(
     let from = Status::parse(&t.status).unwrap_or(Status::Open);
     let is_requester_reply = !internal && !actor.is_staff() && actor.id == t.requester_id;
     let mut moved = None;
-    if is_requester_reply
-        && let Some(to) = workflow::after_customer_reply(from) {
-            workflow::check(from, to, t.closed_at, now, ctx.config.reopen_window_days)
-                .map_err(|why| match why {
-                    workflow::Refusal::WindowExpired => {
-                        Error::Conflict("this ticket is closed and can no longer be reopened; please open a new ticket".into())
-                    }
-                    other => refusal(from, to, other),
-                })?;
-            moved = Some(to);
-        }
+    if is_requester_reply && let Some(to) = workflow::after_customer_reply(from) {
+        workflow::check(from, to, t.closed_at, now, ctx.config.reopen_window_days).map_err(
+            |why| match why {
+                workflow::Refusal::WindowExpired => Error::Conflict(
+                    "this ticket is closed and can no longer be reopened; please open a new ticket"
+                        .into(),
+                ),
+                other => refusal(from, to, other),
+            },
+        )?;
+        moved = Some(to);
+    }
     let txn = ctx.db.write.begin().await?;
     let msg = message::ActiveModel {
         ticket_id: Set(t.id),

@@ -119,9 +119,10 @@ fn check(errors: &mut FieldErrors, input: &CategoryInput) {
         }
     }
     if let Some(n) = &input.name
-        && (n.trim().is_empty() || n.trim().chars().count() > 80) {
-            push(errors, "name", "must be 1 to 80 characters");
-        }
+        && (n.trim().is_empty() || n.trim().chars().count() > 80)
+    {
+        push(errors, "name", "must be 1 to 80 characters");
+    }
     if input
         .description
         .as_ref()

@@ -61,12 +61,13 @@ pub async fn set_status(
     let to = Status::parse(to_raw.trim())
         .ok_or_else(|| Error::field("status", format!("must be one of: {}", Status::choices())))?;
     if let Some(r) = &resolution
-        && r.chars().count() > 5000 {
-            return Err(Error::field(
-                "resolution",
-                "must be at most 5000 characters",
-            ));
-        }
+        && r.chars().count() > 5000
+    {
+        return Err(Error::field(
+            "resolution",
+            "must be at most 5000 characters",
+        ));
+    }
     let t = access::load(&ctx.db.read, actor, key).await?;
     if !actor.is_staff() && to != Status::Reopened {
         return Err(Error::Forbidden(

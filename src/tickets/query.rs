@@ -188,9 +188,10 @@ pub fn apply_filters(backend: sea_orm::DatabaseBackend, f: &Filters) -> Conditio
         );
     }
     if let Some(q) = &f.q
-        && let Some(expr) = crate::search::ticket_filter(backend, q) {
-            c = c.add(expr);
-        }
+        && let Some(expr) = crate::search::ticket_filter(backend, q)
+    {
+        c = c.add(expr);
+    }
     if let Some(a) = f.created_after {
         c = c.add(ticket::Column::CreatedAt.gte(a));
     }
