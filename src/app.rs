@@ -81,7 +81,7 @@ fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
 
 /// Connects to the database and applies pending migrations: what every subcommand does first.
 pub async fn open_context(config: Config, clock: Clock) -> anyhow::Result<Ctx> {
-    let db = Db::connect(&config.database_url, &config.data_dir, config.db_pool_size).await?;
+    let db = Db::connect(&config).await?;
     let applied = crate::db::migrations::migrate(&db).await?;
     if applied > 0 {
         tracing::info!(applied, "database migrations applied");

@@ -30,6 +30,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Connections in the read pool (SQLite) or the whole pool (PostgreSQL).
     pub db_pool_size: u32,
+    /// SQLite `synchronous`: `full` (default: a commit survives power loss) or `normal`.
+    pub sqlite_synchronous: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -59,6 +61,7 @@ impl Default for Config {
             refresh_token_ttl_days: 30,
             max_body_bytes: 2 * 1024 * 1024,
             db_pool_size: 8,
+            sqlite_synchronous: "full".into(),
         }
     }
 }

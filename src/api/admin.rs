@@ -3,19 +3,19 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use super::tickets::{TicketPage, list_for};
 use crate::app::AppState;
-use crate::db::entities::{ticket, user};
+use crate::db::entities::user;
 use crate::error::{Error, Result};
 use crate::tickets::access::{require_admin, require_staff};
 use crate::tickets::categories::{self, CategoryInput, CategoryView};
-use crate::tickets::model::{Role, Status};
+use crate::tickets::model::Role;
 use crate::users::UserView;
 use crate::users::service::{self as users, NewUser, UserPatch};
 
@@ -281,24 +281,9 @@ pub async fn list_agents(State(s): State<AppState>, Auth(a): Auth) -> Result<Jso
         .order_by_asc(user::Column::Name)
         .all(&s.ctx.db.read)
         .await?;
-    let open: Vec<&str> = Status::ALL
-        .iter()
-        .filter(|s| s.is_active())
-        .map(|s| s.as_str())
-        .collect();
-    let loads: HashMap<i64, i64> = ticket::Entity::find()
-        .select_only()
-        .column(ticket::Column::AssigneeId)
-        .column_as(ticket::Column::Id.count(), "n")
-        .filter(ticket::Column::AssigneeId.is_not_null())
-        .filter(ticket::Column::Status.is_in(open))
-        .group_by(ticket::Column::AssigneeId)
-        .into_tuple::<(Option<i64>, i64)>()
-        .all(&s.ctx.db.read)
-        .await?
-        .into_iter()
-        .filter_map(|(id, n)| id.map(|id| (id, n)))
-        .collect();
+    let loads =
+        crate::tickets::changes::open_loads(&s.ctx.db.read, staff.iter().map(|u| u.id).collect())
+            .await?;
     Ok(Json(
         staff
             .into_iter()

@@ -3,11 +3,11 @@
 pub mod entities;
 pub mod migrations;
 
+use crate::config::Config;
 use sea_orm::{DatabaseBackend, DatabaseConnection};
 use sea_orm::{SqlxPostgresConnector, SqlxSqliteConnector};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -24,7 +24,12 @@ pub struct Db {
 
 impl Db {
     /// Connects from a URL; an empty URL means `triage.db` in the data dir.
-    pub async fn connect(url: &str, data_dir: &Path, pool_size: u32) -> anyhow::Result<Db> {
+    pub async fn connect(config: &Config) -> anyhow::Result<Db> {
+        let (url, data_dir, pool_size) = (
+            config.database_url.as_str(),
+            config.data_dir.as_path(),
+            config.db_pool_size,
+        );
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(pool_size.max(2))
@@ -46,12 +51,17 @@ impl Db {
         } else {
             anyhow::bail!("unsupported database URL (expected postgres://… or sqlite:…)");
         };
-        // NORMAL in WAL mode keeps every commit atomic and consistent; FULL is set by
-        // `synchronous = "full"` deployments that must survive power loss of the last commit.
+        // FULL makes every acknowledged commit survive power loss; NORMAL (WAL) only survives
+        // a crash of the process, and is offered for deployments that accept that trade.
+        let synchronous = match config.sqlite_synchronous.to_lowercase().as_str() {
+            "full" => SqliteSynchronous::Full,
+            "normal" => SqliteSynchronous::Normal,
+            other => anyhow::bail!("sqlite_synchronous must be full or normal, not {other:?}"),
+        };
         let opts = opts
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(synchronous)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("temp_store", "memory")

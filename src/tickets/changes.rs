@@ -165,6 +165,31 @@ pub enum AssignTarget {
     Nobody,
 }
 
+/// Open (not resolved or closed) tickets per assignee, for the given users.
+pub async fn open_loads(
+    conn: &impl ConnectionTrait,
+    user_ids: Vec<i64>,
+) -> Result<HashMap<i64, i64>> {
+    let open: Vec<&str> = Status::ALL
+        .iter()
+        .filter(|s| s.is_active())
+        .map(|s| s.as_str())
+        .collect();
+    Ok(ticket::Entity::find()
+        .select_only()
+        .column(ticket::Column::AssigneeId)
+        .column_as(ticket::Column::Id.count(), "n")
+        .filter(ticket::Column::AssigneeId.is_in(user_ids))
+        .filter(ticket::Column::Status.is_in(open))
+        .group_by(ticket::Column::AssigneeId)
+        .into_tuple::<(Option<i64>, i64)>()
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter_map(|(id, n)| id.map(|id| (id, n)))
+        .collect())
+}
+
 /// Picks the agent for auto-assignment: fewest open tickets, then longest since last assignment.
 pub async fn pick_agent(conn: &impl ConnectionTrait) -> Result<Option<user::Model>> {
     let agents = user::Entity::find()
@@ -176,24 +201,7 @@ pub async fn pick_agent(conn: &impl ConnectionTrait) -> Result<Option<user::Mode
     if agents.is_empty() {
         return Ok(None);
     }
-    let open: Vec<&str> = Status::ALL
-        .iter()
-        .filter(|s| s.is_active())
-        .map(|s| s.as_str())
-        .collect();
-    let loads: HashMap<i64, i64> = ticket::Entity::find()
-        .select_only()
-        .column(ticket::Column::AssigneeId)
-        .column_as(ticket::Column::Id.count(), "n")
-        .filter(ticket::Column::AssigneeId.is_in(agents.iter().map(|a| a.id)))
-        .filter(ticket::Column::Status.is_in(open))
-        .group_by(ticket::Column::AssigneeId)
-        .into_tuple::<(Option<i64>, i64)>()
-        .all(conn)
-        .await?
-        .into_iter()
-        .filter_map(|(id, n)| id.map(|id| (id, n)))
-        .collect();
+    let loads = open_loads(conn, agents.iter().map(|a| a.id).collect()).await?;
     Ok(agents.into_iter().min_by_key(|a| {
         (
             loads.get(&a.id).copied().unwrap_or(0),

@@ -70,11 +70,23 @@ pub async fn create(ctx: &Ctx, new: NewUser) -> Result<user::Model> {
         Some(pw) => Some(hash_blocking(pw.clone()).await?),
         None => None,
     };
-    let now = ctx.clock.now_micros();
-    let model = user::ActiveModel {
-        email: Set(email.clone()),
-        name: Set(name),
-        role: Set(new.role.as_str().to_string()),
+    new_row(&email, &name, new.role, hash, ctx.clock.now_micros())
+        .insert(&ctx.db.write)
+        .await
+        .map_err(|e| unique_to_conflict(e, &email))
+}
+
+fn new_row(
+    email: &str,
+    name: &str,
+    role: Role,
+    hash: Option<String>,
+    now: i64,
+) -> user::ActiveModel {
+    user::ActiveModel {
+        email: Set(email.to_string()),
+        name: Set(name.to_string()),
+        role: Set(role.as_str().to_string()),
         password_hash: Set(hash),
         active: Set(true),
         away: Set(false),
@@ -82,11 +94,7 @@ pub async fn create(ctx: &Ctx, new: NewUser) -> Result<user::Model> {
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
-    };
-    model
-        .insert(&ctx.db.write)
-        .await
-        .map_err(|e| unique_to_conflict(e, &email))
+    }
 }
 
 /// Hashes on the blocking pool: Argon2 is deliberately slow and must not stall the runtime.
@@ -127,19 +135,9 @@ pub async fn find_or_create_contact(
     if let Some(u) = find_by_email(conn, email).await? {
         return Ok(u);
     }
-    let model = user::ActiveModel {
-        email: Set(email.to_string()),
-        name: Set(name.to_string()),
-        role: Set(Role::Customer.as_str().to_string()),
-        password_hash: Set(None),
-        active: Set(true),
-        away: Set(false),
-        last_assigned_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    };
-    Ok(model.insert(conn).await?)
+    Ok(new_row(email, name, Role::Customer, None, now)
+        .insert(conn)
+        .await?)
 }
 
 /// One user by id.

@@ -121,3 +121,42 @@ both_backends!(operational_endpoints, |app: TestApp| async move {
         .unwrap();
     assert!(m.contains("triage_http_requests_total"), "{m}");
 });
+
+both_backends!(sqlite_runs_wal_with_full_sync, |app: TestApp| async move {
+    use sea_orm::{ConnectionTrait, Statement};
+    if app.ctx.db.is_postgres() {
+        return;
+    }
+    let q = |sql: &'static str| Statement::from_string(app.ctx.db.backend, sql);
+    let mode = app
+        .ctx
+        .db
+        .write
+        .query_one_raw(q("PRAGMA journal_mode"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(mode.try_get_by_index::<String>(0).unwrap(), "wal");
+    let sync = app
+        .ctx
+        .db
+        .write
+        .query_one_raw(q("PRAGMA synchronous"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        sync.try_get_by_index::<i64>(0).unwrap(),
+        2,
+        "synchronous=FULL"
+    );
+    let fk = app
+        .ctx
+        .db
+        .write
+        .query_one_raw(q("PRAGMA foreign_keys"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fk.try_get_by_index::<i64>(0).unwrap(), 1);
+});
