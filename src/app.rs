@@ -31,6 +31,8 @@ pub struct AppState {
     pub ctx: Ctx,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Per-IP rate limits.
+    pub limits: crate::api::limit::Limits,
     recorder: Arc<PrometheusRecorder>,
 }
 
@@ -101,8 +103,17 @@ impl Application {
     /// Builds the app on a fresh context.
     pub async fn build(config: Config, clock: Clock) -> anyhow::Result<Application> {
         let ctx = open_context(config, clock).await?;
+        let limits = crate::api::limit::Limits::new(ctx.config.rate_limit_per_minute);
+        let pruner = limits.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                pruner.prune();
+            }
+        });
         Ok(Application {
-            router: router(ctx.clone()),
+            router: router(ctx.clone(), limits),
             ctx,
         })
     }
@@ -152,8 +163,8 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     crate::error::Error::Internal(anyhow::anyhow!("panic")).into_response()
 }
 
-/// The whole HTTP surface.
-pub fn router(ctx: Ctx) -> Router {
+/// The whole HTTP surface; `limits` is shared with the pruning task.
+pub fn router(ctx: Ctx, limits: crate::api::limit::Limits) -> Router {
     let recorder = PrometheusBuilder::new()
         .set_buckets(&[
             0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -163,6 +174,7 @@ pub fn router(ctx: Ctx) -> Router {
     let state = AppState {
         metrics: recorder.handle(),
         recorder: Arc::new(recorder),
+        limits,
         ctx: ctx.clone(),
     };
     let (api, openapi) = crate::api::routes();
@@ -176,6 +188,10 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/metrics", get(crate::api::meta::metrics))
         .fallback(crate::api::meta::not_found)
         .method_not_allowed_fallback(crate::api::meta::method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::api::limit::limit,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), track_metrics))
         .layer(DefaultBodyLimit::max(ctx.config.max_body_bytes))
         .with_state(state)

@@ -30,6 +30,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Connections in the read pool (SQLite) or the whole pool (PostgreSQL).
     pub db_pool_size: u32,
+    /// Attempts per minute per client IP on login/register/refresh and on the public form.
+    pub rate_limit_per_minute: u32,
     /// SQLite `synchronous`: `full` (default: a commit survives power loss) or `normal`.
     pub sqlite_synchronous: String,
 }
@@ -62,6 +64,7 @@ impl Default for Config {
             max_body_bytes: 2 * 1024 * 1024,
             db_pool_size: 8,
             sqlite_synchronous: "full".into(),
+            rate_limit_per_minute: 20,
         }
     }
 }

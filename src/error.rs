@@ -44,6 +44,12 @@ pub enum Error {
     /// Body or file over the configured limit.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// Too many attempts from one client; retry after the given seconds.
+    #[error("too many requests; retry in {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds until a retry can succeed.
+        retry_after_secs: u64,
+    },
     /// Wrong request framing (method, media type) with an explicit status and code.
     #[error("{message}")]
     Request {
@@ -106,6 +112,7 @@ impl Error {
             Error::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
             Error::InvalidTransition { .. } => (StatusCode::CONFLICT, "INVALID_TRANSITION"),
             Error::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+            Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED"),
             Error::Request { status, code, .. } => (
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
                 code,
@@ -146,9 +153,10 @@ impl IntoResponse for Error {
             other => json!({"status": "error", "message": other.to_string(), "code": code}),
         };
         let mut res = (status, axum::Json(body)).into_response();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        if let Error::RateLimited { retry_after_secs } = self
+            && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
         }
         res
     }

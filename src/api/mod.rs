@@ -4,6 +4,7 @@ pub mod actions;
 pub mod admin;
 pub mod auth;
 pub mod extract;
+pub mod limit;
 pub mod meta;
 pub mod tickets;
 

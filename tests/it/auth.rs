@@ -192,3 +192,40 @@ both_backends!(deactivated_users_lose_access, |app: TestApp| async move {
     .await
     .err(401, "UNAUTHORIZED");
 });
+
+both_backends!(
+    login_and_public_form_are_rate_limited_per_ip,
+    |app: TestApp| async move {
+        // The test config allows 20 a minute per IP and group; this login uses one of them.
+        let (_, token) = app
+            .user(triage::tickets::model::Role::Agent, "Unlimited")
+            .await;
+        let mut limited = None;
+        for i in 0..25 {
+            let r = app
+                .anon_post(
+                    "/api/v1/auth/login",
+                    json!({"email": "guess@example.com", "password": format!("guess-{i}")}),
+                )
+                .await;
+            if r.status.as_u16() == 429 {
+                limited = Some((i, r));
+                break;
+            }
+            r.err(401, "UNAUTHORIZED");
+        }
+        let (attempt, r) = limited.expect("login is never rate limited");
+        assert_eq!(attempt, 19, "the 21st attempt in a minute is refused");
+        r.err(429, "RATE_LIMITED");
+        let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry), "Retry-After {retry}");
+        // Authenticated endpoints and the form's own bucket are unaffected.
+        app.get("/api/v1/auth/me", &token).await.ok(200);
+        app.anon_post(
+        "/api/v1/tickets/submit",
+        json!({"name": "Spam", "email": "s@example.com", "category": "general", "subject": "Hello there", "message": "A legitimate message."}),
+    )
+    .await
+    .ok(201);
+    }
+);
