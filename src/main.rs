@@ -1,4 +1,4 @@
-//! The `triage` command: serve | migrate | user create | demo-data.
+//! The `triage` command: serve | migrate | user create | demo-data | backup.
 
 use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Read};
@@ -37,6 +37,12 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Write a consistent backup of the database while Triage keeps running.
+    Backup {
+        /// Output file (default: <data dir>/backups/triage-<timestamp>.db, or .sql on PostgreSQL).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -148,6 +154,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!(describe(e)))?;
             println!("created {} {} <{}> (id {})", u.role, u.name, u.email, u.id);
+            Ok(())
+        }
+        Command::Backup { output } => {
+            let ctx = open_context(config, Clock::default()).await?;
+            let out = output.unwrap_or_else(|| {
+                triage::db::backup::default_path(&ctx.config, ctx.db.backend, ctx.clock.now())
+            });
+            triage::db::backup::backup(&ctx.db, &ctx.config, &out).await?;
+            println!("backup written to {}", out.display());
             Ok(())
         }
         Command::DemoData { tickets } => {

@@ -1,5 +1,6 @@
 //! Database access: SQLite (one writer, a pool of readers) or PostgreSQL, chosen from the URL.
 
+pub mod backup;
 pub mod entities;
 pub mod migrations;
 
