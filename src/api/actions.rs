@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use super::tickets::ticket_view;
 use crate::app::AppState;
 use crate::auth::Actor;
 use crate::conversations::{self, CommentView};
@@ -16,17 +17,8 @@ use crate::tickets::changes::{self, AssignTarget};
 use crate::tickets::history::{self, EventView};
 use crate::tickets::model::Channel;
 use crate::tickets::query::{self, Stats};
-use crate::tickets::view::{self, TicketView};
+use crate::tickets::view::TicketView;
 use crate::tickets::{access, service, tracking};
-
-async fn ticket_view(
-    s: &AppState,
-    t: &crate::db::entities::ticket::Model,
-) -> Result<Json<TicketView>> {
-    Ok(Json(
-        view::build_one(&s.ctx.db.read, t, s.ctx.clock.now_micros()).await?,
-    ))
-}
 
 /// `PUT /tickets/{id}/status` body.
 #[derive(Deserialize, ToSchema, Default)]
@@ -333,7 +325,7 @@ pub async fn track(
     let t = access::load(&s.ctx.db.read, &actor, &number).await?;
     let comments = conversations::list(&s.ctx, &actor, &number).await?;
     Ok(Json(TrackedTicket {
-        ticket: view::build_one(&s.ctx.db.read, &t, s.ctx.clock.now_micros()).await?,
+        ticket: super::tickets::ticket_view(&s, &t).await?.0,
         comments,
     }))
 }

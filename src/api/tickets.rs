@@ -13,12 +13,20 @@ use utoipa::ToSchema;
 use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use crate::app::AppState;
 use crate::auth::Actor;
+use crate::db::entities::ticket;
 use crate::error::{Error, Result};
 use crate::tickets::model::Channel;
 use crate::tickets::query::{self, Sort};
 use crate::tickets::service::{self, NewTicket, RequesterInput, TicketPatch};
 use crate::tickets::view::{self, TicketView};
 use crate::tickets::{access, tracking};
+
+/// The API representation of one ticket, as of the app clock.
+pub async fn ticket_view(s: &AppState, t: &ticket::Model) -> Result<Json<TicketView>> {
+    Ok(Json(
+        view::build_one(&s.ctx.db.read, t, s.ctx.clock.now_micros()).await?,
+    ))
+}
 
 /// `POST /tickets/submit` body (the public support form).
 #[derive(Deserialize, ToSchema, Default)]
@@ -201,10 +209,7 @@ pub async fn create(
         },
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(view::build_one(&s.ctx.db.read, &t, s.ctx.clock.now_micros()).await?),
-    ))
+    Ok((StatusCode::CREATED, ticket_view(&s, &t).await?))
 }
 
 /// A page of tickets.
@@ -283,9 +288,7 @@ pub async fn get(
     ApiPath(key): ApiPath<String>,
 ) -> Result<Json<TicketView>> {
     let t = access::load(&s.ctx.db.read, &a, &key).await?;
-    Ok(Json(
-        view::build_one(&s.ctx.db.read, &t, s.ctx.clock.now_micros()).await?,
-    ))
+    ticket_view(&s, &t).await
 }
 
 /// `PATCH /tickets/{id}` body.
@@ -322,9 +325,7 @@ pub async fn patch(
         tags: b.tags,
     };
     let t = service::update(&s.ctx, &a, &key, p).await?;
-    Ok(Json(
-        view::build_one(&s.ctx.db.read, &t, s.ctx.clock.now_micros()).await?,
-    ))
+    ticket_view(&s, &t).await
 }
 
 /// Delete a ticket with its thread and history (admin).

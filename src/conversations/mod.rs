@@ -115,7 +115,8 @@ pub async fn add(
     if !(1..=20_000).contains(&len) {
         return Err(Error::field("body", "must be 1 to 20000 characters"));
     }
-    let t = access::load(&ctx.db.read, actor, key).await?;
+    let txn = ctx.db.write.begin().await?;
+    let t = access::load_for_update(&txn, actor, key).await?;
     if internal && !actor.is_staff() {
         return Err(Error::Forbidden(
             "only agents and admins may add internal notes".into(),
@@ -137,7 +138,6 @@ pub async fn add(
         )?;
         moved = Some(to);
     }
-    let txn = ctx.db.write.begin().await?;
     let msg = message::ActiveModel {
         ticket_id: Set(t.id),
         author_id: Set(Some(actor.id)),
@@ -191,8 +191,16 @@ pub async fn add(
         .await?;
     }
     txn.commit().await?;
-    views(&ctx.db.read, vec![msg])
-        .await?
-        .pop()
-        .ok_or(Error::NotFound("comment"))
+    Ok(CommentView {
+        id: msg.id,
+        body: msg.body,
+        internal: msg.internal,
+        author: Some(Author {
+            id: actor.id,
+            name: actor.name.clone(),
+            role: actor.role.to_string(),
+        }),
+        created_at: rfc3339(msg.created_at),
+        attachments: Vec::new(),
+    })
 }

@@ -1,6 +1,9 @@
 //! Who may see which ticket; the rule every read and write goes through.
 
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QuerySelect, Select,
+};
 
 use crate::auth::Actor;
 use crate::db::entities::ticket;
@@ -20,16 +23,32 @@ pub fn visible(actor: &Actor) -> Condition {
     }
 }
 
-/// Loads a ticket by id or number if the actor may see it; otherwise "not found", never "forbidden".
-pub async fn load(conn: &impl ConnectionTrait, actor: &Actor, key: &str) -> Result<ticket::Model> {
+fn find(actor: &Actor, key: &str) -> Select<ticket::Entity> {
     let by_key = match key.parse::<i64>() {
         Ok(id) => ticket::Column::Id.eq(id),
         Err(_) => ticket::Column::Number.eq(key.to_uppercase()),
     };
-    ticket::Entity::find()
-        .filter(by_key)
-        .filter(visible(actor))
+    ticket::Entity::find().filter(by_key).filter(visible(actor))
+}
+
+/// Loads a ticket by id or number if the actor may see it; otherwise "not found", never "forbidden".
+pub async fn load(conn: &impl ConnectionTrait, actor: &Actor, key: &str) -> Result<ticket::Model> {
+    find(actor, key)
         .one(conn)
+        .await?
+        .ok_or(Error::NotFound("ticket"))
+}
+
+/// `load` inside a write transaction, locking the row on PostgreSQL (SQLite's single writer
+/// already serialises), so workflow checks see the state the write will replace.
+pub async fn load_for_update(
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    key: &str,
+) -> Result<ticket::Model> {
+    find(actor, key)
+        .lock_exclusive()
+        .one(txn)
         .await?
         .ok_or(Error::NotFound("ticket"))
 }

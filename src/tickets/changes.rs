@@ -68,7 +68,8 @@ pub async fn set_status(
             "must be at most 5000 characters",
         ));
     }
-    let t = access::load(&ctx.db.read, actor, key).await?;
+    let txn = ctx.db.write.begin().await?;
+    let t = access::load_for_update(&txn, actor, key).await?;
     if !actor.is_staff() && to != Status::Reopened {
         return Err(Error::Forbidden(
             "customers may only reopen their tickets".into(),
@@ -78,7 +79,6 @@ pub async fn set_status(
     let now = ctx.clock.now_micros();
     workflow::check(from, to, t.closed_at, now, ctx.config.reopen_window_days)
         .map_err(|why| refusal(from, to, why))?;
-    let txn = ctx.db.write.begin().await?;
     let mut am: ticket::ActiveModel = t.clone().into();
     apply_status(&mut am, to, now);
     let mut changes = vec![Change::public(
@@ -120,13 +120,13 @@ pub async fn set_priority(ctx: &Ctx, actor: &Actor, key: &str, raw: &str) -> Res
             format!("must be one of: {}", Priority::choices()),
         )
     })?;
-    let t = access::load(&ctx.db.read, actor, key).await?;
+    let txn = ctx.db.write.begin().await?;
+    let t = access::load_for_update(&txn, actor, key).await?;
     access::require_staff(actor)?;
     if t.priority == p.as_str() {
         return Ok(t);
     }
     let now = ctx.clock.now_micros();
-    let txn = ctx.db.write.begin().await?;
     let mut am: ticket::ActiveModel = t.clone().into();
     super::service::apply_priority(&mut am, &t, p);
     am.updated_at = Set(now);
@@ -219,10 +219,10 @@ pub async fn assign(
     key: &str,
     target: AssignTarget,
 ) -> Result<ticket::Model> {
-    let t = access::load(&ctx.db.read, actor, key).await?;
+    let txn = ctx.db.write.begin().await?;
+    let t = access::load_for_update(&txn, actor, key).await?;
     access::require_admin(actor)?;
     let now = ctx.clock.now_micros();
-    let txn = ctx.db.write.begin().await?;
     let agent = match target {
         AssignTarget::Nobody => None,
         AssignTarget::Agent(id) => Some(

@@ -231,7 +231,8 @@ pub async fn update(
     key: &str,
     patch: TicketPatch,
 ) -> Result<ticket::Model> {
-    let t = access::load(&ctx.db.read, actor, key).await?;
+    let txn = ctx.db.write.begin().await?;
+    let t = access::load_for_update(&txn, actor, key).await?;
     if !actor.is_staff() {
         if patch.category.is_some() || patch.priority.is_some() || patch.tags.is_some() {
             return Err(Error::Forbidden(
@@ -257,7 +258,7 @@ pub async fn update(
         Some(c) => Some(validate::category(
             &mut errors,
             c,
-            &active_categories(&ctx.db.read).await?,
+            &active_categories(&txn).await?,
         )),
         None => None,
     };
@@ -272,7 +273,6 @@ pub async fn update(
     Error::check(errors)?;
 
     let now = ctx.clock.now_micros();
-    let txn = ctx.db.write.begin().await?;
     let mut changes = Vec::new();
     let mut am: ticket::ActiveModel = t.clone().into();
     if let Some(s) = subject.filter(|s| *s != t.subject) {

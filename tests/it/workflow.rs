@@ -291,3 +291,44 @@ both_backends!(
         .err(400, "VALIDATION_ERROR");
     }
 );
+
+both_backends!(
+    concurrent_status_changes_apply_once,
+    |app: TestApp| async move {
+        let (_, admin) = app.user(Role::Admin, "Race Admin").await;
+        let (agent_id, _) = app.user(Role::Agent, "Race Agent").await;
+        let (_, c) = app.user(Role::Customer, "Race Customer").await;
+        let path = ticket_in(&app, &admin, agent_id, &c, Status::InProgress).await;
+        // Ten clients resolve the same ticket at once: the workflow allows only the first.
+        let app = std::sync::Arc::new(app);
+        let mut tasks = Vec::new();
+        for _ in 0..10 {
+            let (app, admin, path) = (app.clone(), admin.clone(), path.clone());
+            tasks.push(tokio::spawn(async move {
+                app.put(
+                    &format!("{path}/status"),
+                    &admin,
+                    json!({"status": "resolved"}),
+                )
+                .await
+                .status
+                .as_u16()
+            }));
+        }
+        let mut codes = Vec::new();
+        for t in tasks {
+            codes.push(t.await.unwrap());
+        }
+        assert_eq!(codes.iter().filter(|&&c| c == 200).count(), 1, "{codes:?}");
+        assert_eq!(codes.iter().filter(|&&c| c == 409).count(), 9, "{codes:?}");
+        let hist = app.get(&format!("{path}/history"), &admin).await;
+        let resolved_events = hist
+            .ok(200)
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["field"] == "status" && e["new_value"] == "resolved")
+            .count();
+        assert_eq!(resolved_events, 1);
+    }
+);
