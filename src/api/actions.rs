@@ -214,12 +214,8 @@ async fn bulk_one(
             changes::assign(&s.ctx, a, &key, target).await.map(|_| ())
         }
         "tag" => {
-            let t = access::load(&s.ctx.db.read, a, &key).await?;
-            access::require_staff(a)?;
-            let mut tags = service::tags_of(&s.ctx.db.read, t.id).await?;
-            tags.push(text()?);
             let patch = service::TicketPatch {
-                tags: Some(tags),
+                add_tags: vec![text()?],
                 ..Default::default()
             };
             service::update(&s.ctx, a, &key, patch).await.map(|_| ())

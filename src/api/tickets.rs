@@ -323,6 +323,7 @@ pub async fn patch(
         category: b.category,
         priority: b.priority,
         tags: b.tags,
+        add_tags: Vec::new(),
     };
     let t = service::update(&s.ctx, &a, &key, p).await?;
     ticket_view(&s, &t).await

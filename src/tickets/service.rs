@@ -222,6 +222,8 @@ pub struct TicketPatch {
     pub priority: Option<String>,
     /// New full tag set.
     pub tags: Option<Vec<String>>,
+    /// Tags to add to the current set (merged inside the transaction, so concurrent adds keep each other).
+    pub add_tags: Vec<String>,
 }
 
 /// Edits fields. Staff may edit all; a requester only subject and description while `open`.
@@ -234,7 +236,11 @@ pub async fn update(
     let txn = ctx.db.write.begin().await?;
     let t = access::load_for_update(&txn, actor, key).await?;
     if !actor.is_staff() {
-        if patch.category.is_some() || patch.priority.is_some() || patch.tags.is_some() {
+        if patch.category.is_some()
+            || patch.priority.is_some()
+            || patch.tags.is_some()
+            || !patch.add_tags.is_empty()
+        {
             return Err(Error::Forbidden(
                 "customers may only edit the subject and description".into(),
             ));
@@ -270,6 +276,7 @@ pub async fn update(
         .tags
         .as_deref()
         .map(|t| validate::tags(&mut errors, t));
+    let adding = validate::tags(&mut errors, &patch.add_tags);
     Error::check(errors)?;
 
     let now = ctx.clock.now_micros();
@@ -303,15 +310,25 @@ pub async fn update(
         ));
         apply_priority(&mut am, &t, p);
     }
-    if let Some(new_tags) = tags {
+    if tags.is_some() || !adding.is_empty() {
         let old = tags_of(&txn, t.id).await?;
-        if old != sorted(&new_tags) {
+        let mut next = tags.unwrap_or_else(|| old.clone());
+        for tag in adding {
+            if !next.contains(&tag) {
+                next.push(tag);
+            }
+        }
+        next.sort();
+        if next.len() > 20 {
+            return Err(Error::field("tags", "at most 20 tags"));
+        }
+        if old != next {
             changes.push(Change::internal(
                 "tags",
                 Some(old.join(", ")),
-                Some(sorted(&new_tags).join(", ")),
+                Some(next.join(", ")),
             ));
-            set_tags(&txn, t.id, &new_tags).await?;
+            set_tags(&txn, t.id, &next).await?;
         }
     }
     if changes.is_empty() {
@@ -324,12 +341,6 @@ pub async fn update(
     crate::jobs::enqueue_event(&txn, "ticket.updated", t.id, serde_json::json!({}), now).await?;
     txn.commit().await?;
     Ok(updated)
-}
-
-fn sorted(tags: &[String]) -> Vec<String> {
-    let mut v = tags.to_vec();
-    v.sort();
-    v
 }
 
 /// Sets priority, its sort rank, and recomputes the SLA due times from the creation time.

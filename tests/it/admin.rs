@@ -386,3 +386,34 @@ both_backends!(backup_is_a_consistent_copy, |app: TestApp| async move {
             .is_err()
     );
 });
+
+both_backends!(
+    concurrent_tag_adds_keep_each_other,
+    |app: TestApp| async move {
+        let (_, admin) = app.user(Role::Admin, "Tag Admin").await;
+        let (_, c) = app.user(Role::Customer, "Tag Customer").await;
+        let t = app.ticket(&c, "Many labels", "low").await;
+        let id = t["id"].as_i64().unwrap();
+        let app = std::sync::Arc::new(app);
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let (app, admin) = (app.clone(), admin.clone());
+            tasks.push(tokio::spawn(async move {
+                app.post(
+                    "/api/v1/tickets/bulk",
+                    &admin,
+                    json!({"ids": [id], "action": "tag", "value": format!("label-{i}")}),
+                )
+                .await
+                .status
+                .as_u16()
+            }));
+        }
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), 200);
+        }
+        let got = app.get(&format!("/api/v1/tickets/{id}"), &admin).await;
+        let tags = got.ok(200)["tags"].as_array().unwrap().clone();
+        assert_eq!(tags.len(), 8, "every concurrent add survives: {tags:?}");
+    }
+);
