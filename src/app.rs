@@ -83,6 +83,8 @@ fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
 
 /// Connects to the database and applies pending migrations: what every subcommand does first.
 pub async fn open_context(config: Config, clock: Clock) -> anyhow::Result<Ctx> {
+    // lettre and reqwest share rustls; pick its crypto backend once (a second call is a no-op).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let db = Db::connect(&config).await?;
     let applied = crate::db::migrations::migrate(&db).await?;
     if applied > 0 {
@@ -118,19 +120,32 @@ impl Application {
         })
     }
 
-    /// Serves until `shutdown` completes, then drains in-flight requests.
+    /// Serves until `shutdown` completes, then drains in-flight requests. Delivery workers
+    /// (and the IMAP poller, when configured) run alongside unless `workers` is off, and
+    /// finish their current batch before this returns.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        axum::serve(
+        let stop = tokio_util::sync::CancellationToken::new();
+        let background = if self.ctx.config.workers {
+            crate::notify::spawn_background(self.ctx.clone(), stop.clone())?
+        } else {
+            Vec::new()
+        };
+        let http = axum::serve(
             listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await?;
+        .await;
+        stop.cancel();
+        for task in background {
+            let _ = task.await;
+        }
+        http?;
         Ok(())
     }
 }
@@ -181,12 +196,13 @@ pub fn router(ctx: Ctx, limits: crate::api::limit::Limits) -> Router {
     let api = api.method_not_allowed_fallback(crate::api::meta::method_not_allowed);
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
+        .merge(crate::web::routes())
         .nest("/api/v1", api)
         .route("/api/v1", get(crate::api::meta::info))
         .route("/health", get(crate::api::meta::health))
         .route("/ready", get(crate::api::meta::ready))
         .route("/metrics", get(crate::api::meta::metrics))
-        .fallback(crate::api::meta::not_found)
+        .fallback(crate::web::not_found)
         .method_not_allowed_fallback(crate::api::meta::method_not_allowed)
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -34,6 +34,56 @@ pub struct Config {
     pub rate_limit_per_minute: u32,
     /// SQLite `synchronous`: `full` (default: a commit survives power loss) or `normal`.
     pub sqlite_synchronous: String,
+    /// Outgoing mail server: `smtp://user:pass@host:587?tls=required` (STARTTLS),
+    /// `?tls=opportunistic`, `smtps://…` (implicit TLS) or plain `smtp://host:25` (local relay);
+    /// empty turns e-mail off (logged).
+    pub smtp_url: String,
+    /// Sender address of outgoing mail, e.g. `Support <support@example.com>`.
+    pub mail_from: String,
+    /// Team address told about new tickets; also the base of reply-to plus-addresses.
+    pub support_address: String,
+    /// PEM file of extra trusted CA certificates for SMTP and IMAP (a private mail server);
+    /// empty means the public web PKI roots only.
+    pub tls_ca_file: String,
+    /// Mailbox to poll: `imaps://user:pass@host:993/INBOX` (or `imap://` for a local server).
+    pub imap_url: String,
+    /// Seconds between IMAP polls.
+    pub imap_poll_secs: u64,
+    /// Folder processed mail is moved to; empty means mark it `\Seen` and leave it.
+    pub imap_processed_folder: String,
+    /// Whether `serve` runs the delivery workers in-process (`triage worker` runs them alone).
+    pub workers: bool,
+    /// Milliseconds between polls of the job queue when it is idle.
+    pub worker_poll_ms: u64,
+    /// Jobs claimed per poll.
+    pub worker_batch: u32,
+    /// Seconds a claimed job stays leased before another worker may retry it.
+    pub job_lease_secs: i64,
+    /// Delivery attempts before a job is dead.
+    pub job_max_attempts: i32,
+    /// First retry delay in seconds; doubles each attempt (with jitter), capped at 6 hours.
+    pub job_backoff_secs: i64,
+    /// Timeout of one webhook or SMTP delivery, seconds.
+    pub delivery_timeout_secs: u64,
+    /// Days finished jobs (delivered, skipped, cancelled) stay in the delivery log.
+    pub job_retention_days: i64,
+    /// Hour of the day (UTC) the daily summary goes to admins; negative disables it.
+    pub daily_summary_hour: i32,
+    /// Largest attachment, bytes.
+    pub max_attachment_bytes: usize,
+    /// Most attachments on one message.
+    pub max_attachments: usize,
+    /// Largest inbound e-mail accepted by `mailgate` and the poller, bytes.
+    pub max_mail_bytes: usize,
+    /// OpenAI-compatible API base (e.g. `http://127.0.0.1:11434/v1`) for ticket drafts; empty
+    /// uses the built-in classifier only.
+    pub llm_url: String,
+    /// Bearer key for `llm_url` (may be empty for local servers).
+    pub llm_api_key: String,
+    /// Model name sent to `llm_url`.
+    pub llm_model: String,
+    /// Milliseconds to wait for the model before falling back to the built-in classifier.
+    pub llm_timeout_ms: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -45,6 +95,9 @@ impl std::fmt::Debug for Config {
             .field("database", &redact_url(&self.database_url))
             .field("base_url", &self.base_url)
             .field("ticket_prefix", &self.ticket_prefix)
+            .field("smtp", &redact_url(&self.smtp_url))
+            .field("imap", &redact_url(&self.imap_url))
+            .field("llm", &redact_url(&self.llm_url))
             .finish_non_exhaustive()
     }
 }
@@ -65,6 +118,29 @@ impl Default for Config {
             db_pool_size: 8,
             sqlite_synchronous: "full".into(),
             rate_limit_per_minute: 20,
+            smtp_url: String::new(),
+            mail_from: String::new(),
+            support_address: String::new(),
+            imap_url: String::new(),
+            tls_ca_file: String::new(),
+            imap_poll_secs: 60,
+            imap_processed_folder: String::new(),
+            workers: true,
+            worker_poll_ms: 500,
+            worker_batch: 16,
+            job_lease_secs: 300,
+            job_max_attempts: 8,
+            job_backoff_secs: 30,
+            delivery_timeout_secs: 15,
+            daily_summary_hour: 7,
+            job_retention_days: 30,
+            max_attachment_bytes: 10 * 1024 * 1024,
+            max_attachments: 5,
+            max_mail_bytes: 40 * 1024 * 1024,
+            llm_url: String::new(),
+            llm_api_key: String::new(),
+            llm_model: "gpt-4o-mini".into(),
+            llm_timeout_ms: 8000,
         }
     }
 }

@@ -288,6 +288,9 @@ pub async fn load(ctx: &Ctx, n: usize) -> anyhow::Result<()> {
                 browser_info: None,
                 ip: None,
                 conversation_id: None,
+                follow_up_of: None,
+                suppress_ack: false,
+                attachments: Vec::new(),
             },
         )
         .await?;

@@ -1,4 +1,4 @@
-//! The `triage` command: serve | migrate | user create | demo-data | backup.
+//! The `triage` command: serve | worker | mailgate | migrate | user create | demo-data | backup.
 
 use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Read};
@@ -35,6 +35,13 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Run only the delivery workers (e-mail, webhooks) and the IMAP poller, without HTTP.
+    Worker,
+    /// Take one RFC 822 message on stdin (for an MTA pipe). Exit codes follow sysexits:
+    /// 0 taken in (or ignored as automatic mail), 65 unreadable, 75 try again later, 78 bad config.
+    Mailgate,
+    /// Poll the configured IMAP folder once and exit.
+    ImapPoll,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Write a consistent backup of the database while Triage keeps running.
@@ -106,12 +113,84 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+/// sysexits codes an MTA understands.
+const EX_DATAERR: u8 = 65;
+const EX_TEMPFAIL: u8 = 75;
+const EX_CONFIG: u8 = 78;
+
+/// `triage mailgate`: read one message from stdin and hand it to intake.
+async fn mailgate(config: Config) -> ExitCode {
+    let limit = config.max_mail_bytes;
+    let mut raw = Vec::new();
+    let read = std::io::stdin()
+        .take(limit as u64 + 1)
+        .read_to_end(&mut raw);
+    if let Err(e) = read {
+        eprintln!("mailgate: cannot read stdin: {e}");
+        return ExitCode::from(EX_TEMPFAIL);
+    }
+    let ctx = match open_context(config, Clock::default()).await {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mailgate: database unavailable: {e:#}");
+            return ExitCode::from(EX_TEMPFAIL);
+        }
+    };
+    match triage::mail::inbound::receive(&ctx, &raw).await {
+        Ok(out) => {
+            println!(
+                "{} {}",
+                out.name(),
+                out.ticket_id().map(|t| t.to_string()).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e @ triage::error::Error::Validation { .. }) => {
+            eprintln!("mailgate: message refused: {}", describe(e));
+            ExitCode::from(EX_DATAERR)
+        }
+        Err(e) => {
+            eprintln!("mailgate: temporary failure: {e}");
+            ExitCode::from(EX_TEMPFAIL)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut config = Config::load(cli.config.as_deref())?;
     if let Some(d) = cli.data_dir {
         config.data_dir = d;
     }
     match cli.command {
+        Command::Mailgate => Ok(mailgate(config).await),
+        Command::Worker => {
+            let ctx = open_context(config, Clock::default()).await?;
+            let stop = tokio_util::sync::CancellationToken::new();
+            let tasks = match triage::notify::spawn_background(ctx, stop.clone()) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    return Ok(ExitCode::from(EX_CONFIG));
+                }
+            };
+            tracing::info!("workers running; Ctrl-C to stop");
+            shutdown_signal().await;
+            stop.cancel();
+            for t in tasks {
+                let _ = t.await;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ImapPoll => {
+            let ctx = open_context(config, Clock::default()).await?;
+            let settings = triage::mail::imap::Settings::from_url(&ctx.config.imap_url)?;
+            let r = triage::mail::imap::poll_once(&ctx, &settings).await?;
+            println!(
+                "processed {}, rejected {}, deferred {}",
+                r.processed, r.rejected, r.deferred
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Serve { listen, demo } => {
             if let Some(l) = listen {
                 config.listen = l;
@@ -128,12 +207,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let listener = tokio::net::TcpListener::bind(&listen).await?;
             tracing::info!(address = %listener.local_addr()?, "Triage is listening; API docs at /docs");
-            app.serve(listener, shutdown_signal()).await
+            app.serve(listener, shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
             open_context(config, Clock::default()).await?;
             println!("database is up to date");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::User {
             action: UserCommand::Create { email, name, role },
@@ -154,7 +234,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!(describe(e)))?;
             println!("created {} {} <{}> (id {})", u.role, u.name, u.email, u.id);
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Backup { output } => {
             let ctx = open_context(config, Clock::default()).await?;
@@ -163,11 +243,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             });
             triage::db::backup::backup(&ctx.db, &ctx.config, &out).await?;
             println!("backup written to {}", out.display());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::DemoData { tickets } => {
             let ctx = open_context(config, Clock::default()).await?;
-            triage::demo::load(&ctx, tickets).await
+            triage::demo::load(&ctx, tickets).await?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }
@@ -200,7 +281,7 @@ fn main() -> ExitCode {
         }
     };
     match rt.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE

@@ -9,16 +9,17 @@ use utoipa::ToSchema;
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
 use super::tickets::ticket_view;
+use super::upload::JsonOrForm;
 use crate::app::AppState;
-use crate::auth::Actor;
 use crate::conversations::{self, CommentView};
 use crate::error::{Error, Result};
+use crate::tickets::bulk::{self, BulkResult};
 use crate::tickets::changes::{self, AssignTarget};
 use crate::tickets::history::{self, EventView};
 use crate::tickets::model::Channel;
 use crate::tickets::query::{self, Stats};
 use crate::tickets::view::TicketView;
-use crate::tickets::{access, service, tracking};
+use crate::tickets::{access, tracking};
 
 /// `PUT /tickets/{id}/status` body.
 #[derive(Deserialize, ToSchema, Default)]
@@ -114,27 +115,34 @@ pub struct CommentBody {
     pub body: String,
     /// Internal note (staff only).
     pub internal: bool,
-    /// Canned response to use (arrives with the templates issue).
+    /// Canned reply to use (staff): filled in for this ticket when `body` is empty; with a
+    /// body, the body (the agent's edited version) is sent as is.
     pub template_id: Option<i64>,
 }
 
 /// Add a public reply or an internal note.
-#[utoipa::path(post, path = "/tickets/{id}/comments", tag = "comments", params(("id" = String, Path)), request_body = CommentBody,
+#[utoipa::path(post, path = "/tickets/{id}/comments", tag = "comments", params(("id" = String, Path)),
+    request_body(content((CommentBody = "application/json"), (CommentBody = "multipart/form-data")), description = "JSON, or multipart/form-data with files in `attachments`"),
     responses((status = 201, body = CommentView), (status = 400), (status = 403), (status = 404), (status = 409)),
     security(("bearer" = [])))]
 pub async fn add_comment(
     State(s): State<AppState>,
     Auth(a): Auth,
     ApiPath(key): ApiPath<String>,
-    ApiJson(b): ApiJson<CommentBody>,
+    JsonOrForm { body: b, files }: JsonOrForm<CommentBody>,
 ) -> Result<(StatusCode, Json<CommentView>)> {
-    if b.template_id.is_some() {
-        return Err(Error::field(
-            "template_id",
-            "templates are not available on this server yet",
-        ));
-    }
-    let c = conversations::add(&s.ctx, &a, &key, &b.body, b.internal, Channel::Api).await?;
+    let body = match b.template_id {
+        Some(id) if b.body.trim().is_empty() => {
+            crate::canned::render_for(&s.ctx, &a, id, &key).await?
+        }
+        Some(_) => {
+            access::require_staff(&a)?;
+            b.body
+        }
+        None => b.body,
+    };
+    let c = conversations::add_with_files(&s.ctx, &a, &key, &body, b.internal, Channel::Api, files)
+        .await?;
     Ok((StatusCode::CREATED, Json(c)))
 }
 
@@ -162,71 +170,6 @@ pub struct BulkBody {
     pub value: serde_json::Value,
 }
 
-/// One ticket that a bulk action could not change.
-#[derive(Serialize, ToSchema)]
-pub struct BulkFailure {
-    /// Ticket id.
-    pub id: i64,
-    /// Error code.
-    pub code: String,
-    /// Why.
-    pub message: String,
-}
-
-/// Result of a bulk action.
-#[derive(Serialize, ToSchema)]
-pub struct BulkResult {
-    /// Ids changed.
-    pub updated: Vec<i64>,
-    /// Ids not changed, with reasons.
-    pub failed: Vec<BulkFailure>,
-}
-
-async fn bulk_one(
-    s: &AppState,
-    a: &Actor,
-    id: i64,
-    action: &str,
-    value: &serde_json::Value,
-) -> Result<()> {
-    let key = id.to_string();
-    let text = || {
-        value
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| Error::field("value", "must be a string"))
-    };
-    match action {
-        "status" => changes::set_status(&s.ctx, a, &key, &text()?, None)
-            .await
-            .map(|_| ()),
-        "priority" => changes::set_priority(&s.ctx, a, &key, &text()?)
-            .await
-            .map(|_| ()),
-        "assign" => {
-            let target = match value {
-                serde_json::Value::Null => AssignTarget::Nobody,
-                serde_json::Value::String(v) if v == "auto" => AssignTarget::Auto,
-                v => AssignTarget::Agent(v.as_i64().ok_or_else(|| {
-                    Error::field("value", "must be an agent id, \"auto\" or null")
-                })?),
-            };
-            changes::assign(&s.ctx, a, &key, target).await.map(|_| ())
-        }
-        "tag" => {
-            let patch = service::TicketPatch {
-                add_tags: vec![text()?],
-                ..Default::default()
-            };
-            service::update(&s.ctx, a, &key, patch).await.map(|_| ())
-        }
-        _ => Err(Error::field(
-            "action",
-            "must be one of: status, priority, assign, tag",
-        )),
-    }
-}
-
 /// Apply one action to many tickets; each ticket succeeds or fails on its own.
 #[utoipa::path(post, path = "/tickets/bulk", tag = "tickets", request_body = BulkBody,
     responses((status = 200, body = BulkResult), (status = 400), (status = 403)), security(("bearer" = [])))]
@@ -235,57 +178,9 @@ pub async fn bulk(
     Auth(a): Auth,
     ApiJson(b): ApiJson<BulkBody>,
 ) -> Result<Json<BulkResult>> {
-    access::require_staff(&a)?;
-    if b.ids.is_empty() || b.ids.len() > 100 {
-        return Err(Error::field("ids", "must hold 1 to 100 ticket ids"));
-    }
-    if !["status", "priority", "assign", "tag"].contains(&b.action.as_str()) {
-        return Err(Error::field(
-            "action",
-            "must be one of: status, priority, assign, tag",
-        ));
-    }
-    if b.action == "assign" {
-        access::require_admin(&a)?;
-    }
-    let mut out = BulkResult {
-        updated: Vec::new(),
-        failed: Vec::new(),
-    };
-    let mut seen = Vec::new();
-    for id in b.ids {
-        if seen.contains(&id) {
-            continue;
-        }
-        seen.push(id);
-        match bulk_one(&s, &a, id, &b.action, &b.value).await {
-            Ok(()) => out.updated.push(id),
-            Err(e @ (Error::Db(_) | Error::Internal(_))) => return Err(e),
-            Err(e) => {
-                let code = match &e {
-                    Error::Validation { .. } => "VALIDATION_ERROR",
-                    Error::NotFound(_) => "NOT_FOUND",
-                    Error::Forbidden(_) => "FORBIDDEN",
-                    Error::InvalidTransition { .. } => "INVALID_TRANSITION",
-                    _ => "CONFLICT",
-                };
-                let message = match &e {
-                    Error::Validation { errors, .. } => errors
-                        .iter()
-                        .map(|(k, v)| format!("{k}: {}", v.join("; ")))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    other => other.to_string(),
-                };
-                out.failed.push(BulkFailure {
-                    id,
-                    code: code.into(),
-                    message,
-                });
-            }
-        }
-    }
-    Ok(Json(out))
+    Ok(Json(
+        bulk::run(&s.ctx, &a, b.ids, &b.action, &b.value).await?,
+    ))
 }
 
 /// Ticket counts by status, priority and category (over the tickets you can see).
@@ -333,7 +228,7 @@ pub async fn track_reply(
     State(s): State<AppState>,
     ApiPath(number): ApiPath<String>,
     ApiQuery(q): ApiQuery<BTreeMap<String, String>>,
-    ApiJson(b): ApiJson<CommentBody>,
+    JsonOrForm { body: b, files }: JsonOrForm<CommentBody>,
 ) -> Result<(StatusCode, Json<CommentView>)> {
     let actor = tracking::actor_for(
         &s.ctx,
@@ -346,6 +241,38 @@ pub async fn track_reply(
             "only public replies can be sent through a tracking link".into(),
         ));
     }
-    let c = conversations::add(&s.ctx, &actor, &number, &b.body, false, Channel::Web).await?;
+    let c =
+        conversations::add_with_files(&s.ctx, &actor, &number, &b.body, false, Channel::Web, files)
+            .await?;
     Ok((StatusCode::CREATED, Json(c)))
+}
+
+/// `POST /tickets/{id}/merge` body.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct MergeBody {
+    /// The ticket to merge into: id or number.
+    #[schema(value_type = String)]
+    pub into: serde_json::Value,
+}
+
+/// Merge a ticket into another (agents, admins): its messages and files join the target's
+/// thread in time order, its e-mail thread follows, and it is closed with `merged_into`.
+#[utoipa::path(post, path = "/tickets/{id}/merge", tag = "tickets", params(("id" = String, Path)),
+    request_body = MergeBody,
+    responses((status = 200, body = TicketView), (status = 400), (status = 403), (status = 404), (status = 409)),
+    security(("bearer" = [])))]
+pub async fn merge(
+    State(s): State<AppState>,
+    Auth(a): Auth,
+    ApiPath(key): ApiPath<String>,
+    ApiJson(b): ApiJson<MergeBody>,
+) -> Result<Json<TicketView>> {
+    let into = match &b.into {
+        serde_json::Value::String(v) => v.clone(),
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    };
+    let t = crate::tickets::merge::merge(&s.ctx, &a, &key, &into).await?;
+    ticket_view(&s, &t).await
 }

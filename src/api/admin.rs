@@ -125,6 +125,10 @@ pub struct PatchUserBody {
     pub active: Option<bool>,
     /// Away flag (skipped by auto-assignment).
     pub away: Option<bool>,
+    /// Most open tickets auto-assignment gives this agent; `null` for no limit.
+    #[serde(deserialize_with = "crate::patch::nullable")]
+    #[schema(value_type = Option<i32>)]
+    pub capacity: Option<Option<i32>>,
     /// New password.
     pub password: Option<String>,
 }
@@ -145,6 +149,7 @@ pub async fn patch_user(
         role,
         active: b.active,
         away: b.away,
+        capacity: b.capacity,
         password: b.password,
     };
     Ok(Json(UserView::from(
@@ -199,6 +204,8 @@ pub struct CategoryBody {
     pub active: Option<bool>,
     /// Display order.
     pub position: Option<i32>,
+    /// Assign new tickets in this category automatically (least loaded agent, round-robin).
+    pub auto_assign: Option<bool>,
 }
 
 impl From<CategoryBody> for CategoryInput {
@@ -209,6 +216,7 @@ impl From<CategoryBody> for CategoryInput {
             description: b.description,
             active: b.active,
             position: b.position,
+            auto_assign: b.auto_assign,
         }
     }
 }

@@ -137,3 +137,48 @@ pub async fn revoke_token(
     service::revoke_api_token(&s.ctx, &a, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `POST /auth/password/forgot` body.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ForgotBody {
+    /// The account's email.
+    pub email: String,
+}
+
+/// `POST /auth/password/reset` body.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResetBody {
+    /// Token from the reset e-mail.
+    pub token: String,
+    /// New password (8–256 characters).
+    pub password: String,
+}
+
+/// Ask for a password-reset e-mail. Always 202, whether or not the address has an account.
+#[utoipa::path(post, path = "/auth/password/forgot", tag = "auth", request_body = ForgotBody,
+    responses((status = 202), (status = 400), (status = 429)))]
+pub async fn forgot_password(
+    State(s): State<AppState>,
+    ApiJson(b): ApiJson<ForgotBody>,
+) -> Result<(StatusCode, Json<serde_json::Value>)> {
+    crate::auth::reset::request(&s.ctx, &b.email).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(
+            serde_json::json!({"message": "If the address has an account, a reset link is on its way."}),
+        ),
+    ))
+}
+
+/// Set a new password with the token from the reset e-mail; signs out every session.
+#[utoipa::path(post, path = "/auth/password/reset", tag = "auth", request_body = ResetBody,
+    responses((status = 204), (status = 400)))]
+pub async fn reset_password(
+    State(s): State<AppState>,
+    ApiJson(b): ApiJson<ResetBody>,
+) -> Result<StatusCode> {
+    crate::auth::reset::complete(&s.ctx, &b.token, &b.password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -39,8 +39,16 @@ fn group(method: &axum::http::Method, path: &str) -> Option<&'static str> {
         return None;
     }
     match path {
-        "/api/v1/auth/login" | "/api/v1/auth/register" | "/api/v1/auth/refresh" => Some("auth"),
-        "/api/v1/tickets/submit" => Some("submit"),
+        "/api/v1/auth/login"
+        | "/api/v1/auth/register"
+        | "/api/v1/auth/refresh"
+        | "/api/v1/auth/password/forgot"
+        | "/api/v1/auth/password/reset"
+        | "/login"
+        | "/register"
+        | "/forgot-password"
+        | "/reset-password" => Some("auth"),
+        "/api/v1/tickets/submit" | "/" => Some("submit"),
         _ => None,
     }
 }

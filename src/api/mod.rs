@@ -3,10 +3,19 @@
 pub mod actions;
 pub mod admin;
 pub mod auth;
+pub mod canned;
+pub mod drafts;
 pub mod extract;
+pub mod files;
+pub mod kb;
 pub mod limit;
 pub mod meta;
+pub mod notify;
+pub mod rating;
+pub mod reports;
+pub mod sla;
 pub mod tickets;
+pub mod upload;
 
 use axum::Router;
 use utoipa::OpenApi;
@@ -50,6 +59,8 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))
+        .routes(routes!(auth::forgot_password))
+        .routes(routes!(auth::reset_password))
         .routes(routes!(auth::list_tokens, auth::create_token))
         .routes(routes!(auth::revoke_token))
         .routes(routes!(tickets::submit))
@@ -65,6 +76,8 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(actions::stats))
         .routes(routes!(actions::track))
         .routes(routes!(actions::track_reply))
+        .routes(routes!(files::download))
+        .routes(routes!(files::track_download))
         .routes(routes!(admin::list_users, admin::create_user))
         .routes(routes!(
             admin::get_user,
@@ -75,5 +88,37 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(admin::patch_category, admin::delete_category))
         .routes(routes!(admin::list_agents))
         .routes(routes!(admin::agent_tickets))
+        .routes(routes!(notify::list_webhooks, notify::create_webhook))
+        .routes(routes!(notify::patch_webhook, notify::delete_webhook))
+        .routes(routes!(notify::delivery_log))
+        .routes(routes!(notify::retry_delivery))
+        .routes(routes!(notify::cancel_delivery))
+        .routes(routes!(notify::list_mail_templates))
+        .routes(routes!(
+            notify::put_mail_template,
+            notify::reset_mail_template
+        ))
+        .routes(routes!(notify::inbound, notify::inbound_log))
+        .routes(routes!(actions::merge))
+        .routes(routes!(drafts::store))
+        .routes(routes!(drafts::draft))
+        .routes(routes!(reports::dashboard))
+        .routes(routes!(reports::tickets))
+        .routes(routes!(reports::agents))
+        .routes(routes!(reports::sla))
+        .routes(routes!(kb::list, kb::create))
+        .routes(routes!(kb::get, kb::patch, kb::delete))
+        .routes(routes!(kb::ticket_articles, kb::link))
+        .routes(routes!(kb::unlink))
+        .routes(routes!(rating::rate))
+        .routes(routes!(rating::rate_tracked))
+        .routes(routes!(canned::list, canned::create))
+        .routes(routes!(canned::variables))
+        .routes(routes!(canned::get, canned::patch, canned::delete))
+        .routes(routes!(canned::render))
+        .routes(routes!(sla::list_policies))
+        .routes(routes!(sla::get_policy, sla::put_policy))
+        .routes(routes!(sla::list_calendars, sla::create_calendar))
+        .routes(routes!(sla::put_calendar, sla::delete_calendar))
         .split_for_parts()
 }

@@ -5,12 +5,14 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use utoipa::ToSchema;
 
 use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use super::upload::JsonOrForm;
 use crate::app::AppState;
 use crate::auth::Actor;
 use crate::db::entities::ticket;
@@ -68,12 +70,13 @@ pub struct SubmitResponse {
 }
 
 /// Submit a ticket from the public form (no account needed).
-#[utoipa::path(post, path = "/tickets/submit", tag = "tickets", request_body = SubmitBody,
+#[utoipa::path(post, path = "/tickets/submit", tag = "tickets",
+    request_body(content((SubmitBody = "application/json"), (SubmitBody = "multipart/form-data")), description = "JSON, or the same fields as multipart/form-data with files in `attachments`"),
     responses((status = 201, body = SubmitResponse), (status = 400)))]
 pub async fn submit(
     State(s): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    ApiJson(b): ApiJson<SubmitBody>,
+    JsonOrForm { body: b, files }: JsonOrForm<SubmitBody>,
 ) -> Result<(StatusCode, Json<SubmitResponse>)> {
     let t = service::create(
         &s.ctx,
@@ -93,6 +96,9 @@ pub async fn submit(
             browser_info: b.browser_info,
             ip: Some(peer.ip().to_string()),
             conversation_id: None,
+            follow_up_of: None,
+            suppress_ack: false,
+            attachments: files,
         },
     )
     .await?;
@@ -152,14 +158,15 @@ pub struct CreateBody {
 }
 
 /// Create a ticket (customers create for themselves; staff may name a requester).
-#[utoipa::path(post, path = "/tickets", tag = "tickets", request_body = CreateBody,
+#[utoipa::path(post, path = "/tickets", tag = "tickets",
+    request_body(content((CreateBody = "application/json"), (CreateBody = "multipart/form-data")), description = "JSON, or multipart/form-data with files in `attachments`"),
     responses((status = 201, body = TicketView), (status = 400), (status = 401), (status = 403)),
     security(("bearer" = [])))]
 pub async fn create(
     State(s): State<AppState>,
     Auth(a): Auth,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    ApiJson(b): ApiJson<CreateBody>,
+    JsonOrForm { body: b, files }: JsonOrForm<CreateBody>,
 ) -> Result<(StatusCode, Json<TicketView>)> {
     if !a.is_staff()
         && (b.requester_id.is_some()
@@ -191,24 +198,36 @@ pub async fn create(
             Error::field("channel", format!("must be one of: {}", Channel::choices()))
         })?,
     };
-    let t = service::create(
-        &s.ctx,
-        NewTicket {
-            subject: b.subject,
-            description: b.description,
-            description_field: "description",
-            category: b.category,
-            priority: b.priority,
-            tags: b.tags.unwrap_or_default(),
-            channel,
-            requester,
-            page_url: b.page_url,
-            browser_info: b.browser_info,
-            ip: Some(peer.ip().to_string()),
-            conversation_id: b.conversation_id,
-        },
-    )
-    .await?;
+    let conversation = b.conversation_id;
+    let new = NewTicket {
+        subject: b.subject,
+        description: b.description,
+        description_field: "description",
+        category: b.category,
+        priority: b.priority,
+        tags: b.tags.unwrap_or_default(),
+        channel,
+        requester,
+        page_url: b.page_url,
+        browser_info: b.browser_info,
+        ip: Some(peer.ip().to_string()),
+        conversation_id: b.conversation_id,
+        follow_up_of: None,
+        suppress_ack: false,
+        attachments: files,
+    };
+    let t = match conversation {
+        None => service::create(&s.ctx, new).await?,
+        // Drafted from a chat: the ticket and the link are one write.
+        Some(id) => {
+            let txn = s.ctx.db.write.begin().await?;
+            let now = s.ctx.clock.now_micros();
+            let t = service::create_in(&s.ctx, &txn, new, now).await?;
+            crate::drafts::link(&txn, &a, id, t.id).await?;
+            txn.commit().await?;
+            t
+        }
+    };
     Ok((StatusCode::CREATED, ticket_view(&s, &t).await?))
 }
 
@@ -223,41 +242,16 @@ pub struct TicketPage {
 
 /// Parses `limit` (1–100, default 25).
 pub fn parse_limit(params: &BTreeMap<String, String>) -> Result<u64> {
-    match params
-        .get("limit")
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-    {
-        None => Ok(25),
-        Some(l) => match l.parse::<u64>() {
-            Ok(n) if (1..=100).contains(&n) => Ok(n),
-            _ => Err(Error::field("limit", "must be an integer from 1 to 100")),
-        },
-    }
+    query::parse_limit(params)
 }
 
-/// Lists a page of tickets for an actor with the given query parameters.
 pub async fn list_for(
     s: &AppState,
     a: &Actor,
     params: &BTreeMap<String, String>,
 ) -> Result<TicketPage> {
-    let filters = query::parse_filters(params, a.id)?;
-    let sort = Sort::parse(params.get("sort").map(String::as_str))?;
-    let limit = parse_limit(params)?;
-    let (rows, next_cursor) = query::page(
-        &s.ctx.db.read,
-        a,
-        &filters,
-        &sort,
-        params.get("cursor").map(String::as_str),
-        limit,
-    )
-    .await?;
-    Ok(TicketPage {
-        data: view::build(&s.ctx.db.read, &rows, s.ctx.clock.now_micros()).await?,
-        next_cursor,
-    })
+    let (data, next_cursor) = query::list_views(&s.ctx, a, params).await?;
+    Ok(TicketPage { data, next_cursor })
 }
 
 /// List visible tickets with filters, full-text `q`, `sort` and cursor pagination.
@@ -341,14 +335,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Neutralises spreadsheet formulas in exported cells.
-fn cell(s: &str) -> String {
-    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    }
-}
+use crate::reports::csv::safe_cell as cell;
 
 const CSV_HEADER: &[&str] = &[
     "number",

@@ -1,8 +1,10 @@
 //! Authentication: passwords, JWT access tokens, rotating refresh tokens, personal API tokens.
 
 pub mod password;
+pub mod reset;
 pub mod service;
 pub mod tokens;
+pub mod web_session;
 
 use crate::tickets::model::Role;
 

@@ -100,6 +100,12 @@ pub async fn register(ctx: &Ctx, email: &str, name: &str, pw: &str) -> Result<To
 
 /// Checks credentials and issues a token pair.
 pub async fn login(ctx: &Ctx, email: &str, pw: &str) -> Result<TokenPair> {
+    let u = check_credentials(ctx, email, pw).await?;
+    issue(ctx, &u, None).await
+}
+
+/// The active account with this email and password (same answer and timing for every failure).
+pub async fn check_credentials(ctx: &Ctx, email: &str, pw: &str) -> Result<user::Model> {
     let bad = || Error::Unauthorized("invalid email or password".into());
     let email = crate::users::normalize_email(email).ok_or_else(bad)?;
     let found = users::find_by_email(&ctx.db.read, &email).await?;
@@ -115,7 +121,7 @@ pub async fn login(ctx: &Ctx, email: &str, pw: &str) -> Result<TokenPair> {
     if !ok {
         return Err(bad());
     }
-    issue(ctx, &u, None).await
+    Ok(u)
 }
 
 /// Rotates a refresh token. Presenting a token that was already used revokes its whole family.
@@ -205,6 +211,11 @@ pub async fn authenticate(ctx: &Ctx, bearer: &str) -> Result<Actor> {
             .ok_or_else(|| Error::Unauthorized("invalid or expired access token".into()))?
             .sub
     };
+    live_actor(ctx, user_id).await
+}
+
+/// The account as an actor, re-read now so deactivation and demotion apply at once.
+pub async fn live_actor(ctx: &Ctx, user_id: i64) -> Result<Actor> {
     let u = user::Entity::find_by_id(user_id)
         .one(&ctx.db.read)
         .await?

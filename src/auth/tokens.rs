@@ -92,6 +92,29 @@ impl Keys {
         mac.update(message.as_bytes());
         mac.verify_slice(&raw).is_ok()
     }
+
+    /// A short lowercase-hex HMAC tag (`hex_len` ≤ 64) for places that may change letter case
+    /// or restrict characters: Message-IDs and e-mail local parts.
+    pub fn short_tag(&self, message: &str, hex_len: usize) -> String {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.link_secret).expect("HMAC takes any key length");
+        mac.update(message.as_bytes());
+        let mut tag = hex::encode(mac.finalize().into_bytes());
+        tag.truncate(hex_len.min(64));
+        tag
+    }
+
+    /// Constant-time check of a `short_tag` (compared case-insensitively).
+    pub fn verify_short_tag(&self, message: &str, tag: &str) -> bool {
+        let expect = self.short_tag(message, tag.len());
+        tag.len() >= 8
+            && expect.len() == tag.len()
+            && expect
+                .bytes()
+                .zip(tag.to_ascii_lowercase().bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
 }
 
 fn derive(secret: &str, label: &[u8]) -> Vec<u8> {

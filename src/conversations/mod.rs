@@ -7,6 +7,8 @@ use sea_orm::{
 use serde::Serialize;
 use std::collections::HashMap;
 
+use crate::attachments;
+pub use crate::attachments::AttachmentView;
 use crate::auth::Actor;
 use crate::clock::rfc3339;
 use crate::context::Ctx;
@@ -29,19 +31,6 @@ pub struct Author {
     pub role: String,
 }
 
-/// An attachment's metadata (uploads arrive with the attachments issue).
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct AttachmentView {
-    /// Id.
-    pub id: i64,
-    /// Original file name.
-    pub filename: String,
-    /// Sniffed type.
-    pub content_type: String,
-    /// Bytes.
-    pub size: i64,
-}
-
 /// A message as the API returns it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CommentView {
@@ -57,6 +46,10 @@ pub struct CommentView {
     pub created_at: String,
     /// Files attached.
     pub attachments: Vec<AttachmentView>,
+    /// Channel it arrived through (`api`, `web`, `portal`, `email`).
+    pub channel: String,
+    /// Quoted history of an e-mail reply, collapsed for display (`null` when none).
+    pub quoted: Option<String>,
 }
 
 async fn views(conn: &impl ConnectionTrait, msgs: Vec<message::Model>) -> Result<Vec<CommentView>> {
@@ -68,19 +61,26 @@ async fn views(conn: &impl ConnectionTrait, msgs: Vec<message::Model>) -> Result
         .into_iter()
         .map(|u| (u.id, u))
         .collect();
+    let files = attachments::for_messages(conn, msgs.iter().map(|m| m.id).collect()).await?;
     Ok(msgs
         .into_iter()
         .map(|m| CommentView {
             id: m.id,
-            body: m.body,
-            internal: m.internal,
             author: m.author_id.and_then(|id| people.get(&id)).map(|u| Author {
                 id: u.id,
                 name: u.name.clone(),
                 role: u.role.clone(),
             }),
             created_at: rfc3339(m.created_at),
-            attachments: Vec::new(),
+            attachments: files
+                .iter()
+                .filter(|f| f.message_row == Some(m.id))
+                .map(AttachmentView::from)
+                .collect(),
+            body: m.body,
+            internal: m.internal,
+            channel: m.channel,
+            quoted: m.quoted,
         })
         .collect())
 }
@@ -92,7 +92,9 @@ pub async fn list(ctx: &Ctx, actor: &Actor, key: &str) -> Result<Vec<CommentView
     if !actor.is_staff() {
         q = q.filter(message::Column::Internal.eq(false));
     }
+    // Time order: a merge brings in older messages with newer ids.
     let msgs = q
+        .order_by_asc(message::Column::CreatedAt)
         .order_by_asc(message::Column::Id)
         .all(&ctx.db.read)
         .await?;
@@ -110,11 +112,20 @@ pub async fn add(
     internal: bool,
     channel: Channel,
 ) -> Result<CommentView> {
-    let body = body.trim();
-    let len = body.chars().count();
-    if !(1..=20_000).contains(&len) {
-        return Err(Error::field("body", "must be 1 to 20000 characters"));
-    }
+    add_with_files(ctx, actor, key, body, internal, channel, Vec::new()).await
+}
+
+/// `add`, with uploaded files attached to the new message in the same transaction.
+pub async fn add_with_files(
+    ctx: &Ctx,
+    actor: &Actor,
+    key: &str,
+    body: &str,
+    internal: bool,
+    channel: Channel,
+    files: Vec<attachments::NewAttachment>,
+) -> Result<CommentView> {
+    let body = check_body(body)?;
     let txn = ctx.db.write.begin().await?;
     let t = access::load_for_update(&txn, actor, key).await?;
     if internal && !actor.is_staff() {
@@ -123,32 +134,102 @@ pub async fn add(
         ));
     }
     let now = ctx.clock.now_micros();
+    let reply = Reply {
+        body,
+        internal,
+        channel,
+        quoted: None,
+        message_id: None,
+        files,
+    };
+    let msg = append(ctx, &txn, &t, actor, reply, now).await?;
+    let stored = attachments::for_messages(&txn, vec![msg.id]).await?;
+    txn.commit().await?;
+    Ok(CommentView {
+        id: msg.id,
+        body: msg.body,
+        internal: msg.internal,
+        author: Some(Author {
+            id: actor.id,
+            name: actor.name.clone(),
+            role: actor.role.to_string(),
+        }),
+        created_at: rfc3339(msg.created_at),
+        attachments: stored.iter().map(AttachmentView::from).collect(),
+        channel: msg.channel,
+        quoted: msg.quoted,
+    })
+}
+
+/// Trims a message body and checks its length.
+pub fn check_body(body: &str) -> Result<String> {
+    let body = body.trim();
+    let len = body.chars().count();
+    if !(1..=MAX_BODY_CHARS).contains(&len) {
+        return Err(Error::field("body", "must be 1 to 20000 characters"));
+    }
+    Ok(body.to_string())
+}
+
+/// Longest message body, in characters.
+pub const MAX_BODY_CHARS: usize = 20_000;
+
+/// A message to append to a thread.
+pub struct Reply {
+    /// Checked body.
+    pub body: String,
+    /// Internal note.
+    pub internal: bool,
+    /// Channel it came through.
+    pub channel: Channel,
+    /// Quoted history of an e-mail reply.
+    pub quoted: Option<String>,
+    /// Message-ID of the e-mail it came in.
+    pub message_id: Option<String>,
+    /// Stored files to attach.
+    pub files: Vec<attachments::NewAttachment>,
+}
+
+/// Appends a message to a ticket already loaded (and locked) in `txn`, applying the status
+/// moves of a customer-side reply and the first-response time of a staff reply; the caller has
+/// checked that `actor` may write here (the API by visibility, mail intake by its evidence).
+pub async fn append(
+    ctx: &Ctx,
+    txn: &impl ConnectionTrait,
+    t: &ticket::Model,
+    actor: &Actor,
+    reply: Reply,
+    now: i64,
+) -> Result<message::Model> {
+    let window = ctx.config.reopen_window_days;
     let from = Status::parse(&t.status).unwrap_or(Status::Open);
-    let is_requester_reply = !internal && !actor.is_staff() && actor.id == t.requester_id;
+    let customer_side = !reply.internal && !actor.is_staff();
     let mut moved = None;
-    if is_requester_reply && let Some(to) = workflow::after_customer_reply(from) {
-        workflow::check(from, to, t.closed_at, now, ctx.config.reopen_window_days).map_err(
-            |why| match why {
-                workflow::Refusal::WindowExpired => Error::Conflict(
-                    "this ticket is closed and can no longer be reopened; please open a new ticket"
-                        .into(),
-                ),
-                other => refusal(from, to, other),
-            },
-        )?;
+    if customer_side && let Some(to) = workflow::after_customer_reply(from) {
+        workflow::check(from, to, t.closed_at, now, window).map_err(|why| match why {
+            workflow::Refusal::WindowExpired => Error::Conflict(
+                "this ticket is closed and can no longer be reopened; please open a new ticket"
+                    .into(),
+            ),
+            other => refusal(from, to, other),
+        })?;
         moved = Some(to);
     }
+    let internal = reply.internal;
     let msg = message::ActiveModel {
         ticket_id: Set(t.id),
         author_id: Set(Some(actor.id)),
-        body: Set(body.to_string()),
+        body: Set(reply.body),
         internal: Set(internal),
-        channel: Set(channel.as_str().into()),
+        channel: Set(reply.channel.as_str().into()),
         created_at: Set(now),
+        quoted: Set(reply.quoted),
+        message_id: Set(reply.message_id),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
+    attachments::record(txn, t.id, Some(msg.id), reply.files, now).await?;
     let mut am: ticket::ActiveModel = t.clone().into();
     let kind = if internal {
         "internal note"
@@ -177,30 +258,20 @@ pub async fn add(
             Some(rfc3339(now)),
         ));
     }
+    crate::sla::store::refresh(txn, &mut am, now).await?;
     am.updated_at = Set(now);
-    am.update(&txn).await?;
-    history::record(&txn, t.id, Some(actor.id), changes, now).await?;
+    am.update(txn).await?;
+    history::record(txn, t.id, Some(actor.id), changes, now).await?;
     if !internal {
         crate::jobs::enqueue_event(
-            &txn,
+            txn,
             "comment.created",
             t.id,
+            Some(actor.id),
             serde_json::json!({"comment_id": msg.id}),
             now,
         )
         .await?;
     }
-    txn.commit().await?;
-    Ok(CommentView {
-        id: msg.id,
-        body: msg.body,
-        internal: msg.internal,
-        author: Some(Author {
-            id: actor.id,
-            name: actor.name.clone(),
-            role: actor.role.to_string(),
-        }),
-        created_at: rfc3339(msg.created_at),
-        attachments: Vec::new(),
-    })
+    Ok(msg)
 }

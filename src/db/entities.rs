@@ -19,6 +19,7 @@ pub mod user {
         pub last_assigned_at: Option<i64>,
         pub created_at: i64,
         pub updated_at: i64,
+        pub capacity: Option<i32>,
     }
     /// No navigable relations; joins are written explicitly.
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -91,6 +92,7 @@ pub mod category {
         pub position: i32,
         pub created_at: i64,
         pub updated_at: i64,
+        pub auto_assign: bool,
     }
     /// No navigable relations.
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -131,6 +133,11 @@ pub mod ticket {
         pub closed_at: Option<i64>,
         pub first_response_due_at: Option<i64>,
         pub resolution_due_at: Option<i64>,
+        pub follow_up_of: Option<i64>,
+        pub sla_paused_at: Option<i64>,
+        pub sla_paused_micros: i64,
+        pub sla_alerts: i32,
+        pub sla_next_at: Option<i64>,
     }
     /// No navigable relations.
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -173,6 +180,8 @@ pub mod message {
         pub internal: bool,
         pub channel: String,
         pub created_at: i64,
+        pub quoted: Option<String>,
+        pub message_id: Option<String>,
     }
     /// No navigable relations.
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -215,6 +224,9 @@ pub mod job {
         #[sea_orm(primary_key)]
         pub id: i64,
         pub kind: String,
+        pub channel: String,
+        pub target: Option<String>,
+        pub ticket_id: Option<i64>,
         pub payload: String,
         pub status: String,
         pub attempts: i32,
@@ -225,6 +237,7 @@ pub mod job {
         pub idempotency_key: String,
         pub created_at: i64,
         pub updated_at: i64,
+        pub finished_at: Option<i64>,
     }
     /// No navigable relations.
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

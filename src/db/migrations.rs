@@ -14,7 +14,8 @@ struct Migration {
     postgres: &'static [&'static str],
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
+const MIGRATIONS: &[Migration] = &[
+    Migration {
     version: 1,
     name: "foundation",
     common: &[
@@ -145,7 +146,57 @@ const MIGRATIONS: &[Migration] = &[Migration {
         "ALTER TABLE tickets ADD COLUMN search tsvector GENERATED ALWAYS AS (to_tsvector('simple', subject || ' ' || description)) STORED",
         "CREATE INDEX tickets_search_idx ON tickets USING GIN (search)",
     ],
-}];
+},
+    Migration {
+        version: 2,
+        name: "mail, webhooks, delivery log, attachments",
+        common: super::schema_mail::COMMON,
+        sqlite: super::schema_mail::SQLITE,
+        postgres: super::schema_mail::POSTGRES,
+    },
+    Migration {
+        version: 3,
+        name: "web sessions",
+        common: super::schema_web::COMMON,
+        sqlite: &[],
+        postgres: &[],
+    },
+    Migration {
+        version: 4,
+        name: "saved views",
+        common: super::schema_web::VIEWS,
+        sqlite: &[],
+        postgres: &[],
+    },
+    Migration {
+        version: 5,
+        name: "SLA calendars and clock, reply templates, ratings, auto-assignment",
+        common: super::schema_desk::COMMON,
+        sqlite: &[],
+        postgres: &[],
+    },
+    Migration {
+        version: 6,
+        name: "knowledge base",
+        common: super::schema_kb::COMMON,
+        sqlite: super::schema_kb::SQLITE,
+        postgres: super::schema_kb::POSTGRES,
+    },
+    Migration {
+        version: 7,
+        name: "chat conversations",
+        common: super::schema_kb::CONVERSATIONS,
+        sqlite: &[],
+        postgres: &[],
+    },
+    Migration {
+        version: 8,
+        name: "ticket counts kept by triggers",
+        common: super::schema_counts::COMMON,
+        sqlite: super::schema_counts::SQLITE,
+        postgres: super::schema_counts::POSTGRES,
+    },
+];
 
 /// Applies every pending migration; safe to call from several processes at once.
 pub async fn migrate(db: &Db) -> anyhow::Result<usize> {

@@ -1,8 +1,15 @@
 //! Database access: SQLite (one writer, a pool of readers) or PostgreSQL, chosen from the URL.
 
 pub mod backup;
+pub mod desk_entities;
 pub mod entities;
+pub mod mail_entities;
 pub mod migrations;
+mod schema_counts;
+mod schema_desk;
+mod schema_kb;
+mod schema_mail;
+mod schema_web;
 
 use crate::config::Config;
 use sea_orm::{DatabaseBackend, DatabaseConnection};

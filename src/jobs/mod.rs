@@ -1,46 +1,121 @@
-//! The durable job queue. Side effects are enqueued in the caller's transaction; the email
-//! issue adds the claiming workers (single writer on SQLite, `SKIP LOCKED` on PostgreSQL).
+//! The durable job queue: every side effect is a row written in the transaction of the change
+//! that caused it. Workers claim rows (one writer on SQLite, `FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL), retry with exponential backoff and jitter, and end in `dead` after N attempts.
+//! Email and webhook jobs double as the delivery log.
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+pub mod log;
+pub mod queue;
+pub mod worker;
+
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ConnectionTrait, EntityTrait, Set};
 
 use crate::db::entities::job;
 use crate::error::Result;
 
-/// Enqueues a job; `key` makes delivery idempotent (a duplicate key is an error, by design).
-pub async fn enqueue(
-    conn: &impl ConnectionTrait,
-    kind: &str,
-    payload: serde_json::Value,
-    key: String,
-    now: i64,
-) -> Result<i64> {
-    let m = job::ActiveModel {
-        kind: Set(kind.to_string()),
-        payload: Set(payload.to_string()),
+/// Which kind of work a job is; the delivery log shows `email` and `webhook`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    /// A domain event waiting to be fanned out into deliveries.
+    Event,
+    /// One e-mail to one recipient.
+    Email,
+    /// One webhook request to one destination.
+    Webhook,
+    /// Housekeeping (daily summary and the like).
+    System,
+}
+
+impl Channel {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Event => "event",
+            Channel::Email => "email",
+            Channel::Webhook => "webhook",
+            Channel::System => "system",
+        }
+    }
+}
+
+/// A job to enqueue.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    /// What the handler dispatches on (`ticket.created`, `email`, …).
+    pub kind: String,
+    /// Channel for the delivery log.
+    pub channel: Channel,
+    /// Recipient address or webhook URL, for the log.
+    pub target: Option<String>,
+    /// Ticket the job is about, when there is one.
+    pub ticket_id: Option<i64>,
+    /// Handler input.
+    pub payload: serde_json::Value,
+    /// Unique key; a second job with the same key is silently dropped.
+    pub key: String,
+    /// Earliest run time, µs.
+    pub run_at: i64,
+    /// Attempts before the job is dead.
+    pub max_attempts: i32,
+}
+
+/// Enqueues jobs, skipping any whose idempotency key already exists; returns how many were new.
+pub async fn enqueue_all(conn: &impl ConnectionTrait, jobs: Vec<NewJob>, now: i64) -> Result<u64> {
+    if jobs.is_empty() {
+        return Ok(0);
+    }
+    let rows = jobs.into_iter().map(|j| job::ActiveModel {
+        kind: Set(j.kind),
+        channel: Set(j.channel.as_str().into()),
+        target: Set(j.target),
+        ticket_id: Set(j.ticket_id),
+        payload: Set(j.payload.to_string()),
         status: Set("queued".into()),
         attempts: Set(0),
-        max_attempts: Set(8),
-        run_at: Set(now),
+        max_attempts: Set(j.max_attempts),
+        run_at: Set(j.run_at),
         locked_until: Set(None),
         last_error: Set(None),
-        idempotency_key: Set(key),
+        idempotency_key: Set(j.key),
         created_at: Set(now),
         updated_at: Set(now),
+        finished_at: Set(None),
         ..Default::default()
-    }
-    .insert(conn)
-    .await?;
-    Ok(m.id)
+    });
+    let n = job::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::column(job::Column::IdempotencyKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(n)
 }
 
 /// Enqueues a ticket event (`ticket.created`, `ticket.status_changed`, …) with a fresh key.
+/// `actor_id` is who caused it, so nobody is notified of their own action.
 pub async fn enqueue_event(
     conn: &impl ConnectionTrait,
     event: &str,
     ticket_id: i64,
+    actor_id: Option<i64>,
     extra: serde_json::Value,
     now: i64,
-) -> Result<i64> {
-    let payload = serde_json::json!({"event": event, "ticket_id": ticket_id, "data": extra});
-    enqueue(conn, event, payload, uuid::Uuid::new_v4().to_string(), now).await
+) -> Result<()> {
+    let payload = serde_json::json!({
+        "event": event, "ticket_id": ticket_id, "actor_id": actor_id, "data": extra
+    });
+    let job = NewJob {
+        kind: event.to_string(),
+        channel: Channel::Event,
+        target: None,
+        ticket_id: Some(ticket_id),
+        payload,
+        key: uuid::Uuid::new_v4().to_string(),
+        run_at: now,
+        max_attempts: 8,
+    };
+    enqueue_all(conn, vec![job], now).await?;
+    Ok(())
 }

@@ -2,6 +2,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 use serde::Serialize;
 
@@ -35,6 +36,8 @@ pub struct CategoryView {
     pub active: bool,
     /// Display order.
     pub position: i32,
+    /// New tickets in it are assigned automatically.
+    pub auto_assign: bool,
 }
 
 impl From<category::Model> for CategoryView {
@@ -46,6 +49,7 @@ impl From<category::Model> for CategoryView {
             description: c.description,
             active: c.active,
             position: c.position,
+            auto_assign: c.auto_assign,
         }
     }
 }
@@ -103,6 +107,8 @@ pub struct CategoryInput {
     pub active: Option<bool>,
     /// Position.
     pub position: Option<i32>,
+    /// Assign new tickets automatically.
+    pub auto_assign: Option<bool>,
 }
 
 fn check(errors: &mut FieldErrors, input: &CategoryInput) {
@@ -159,6 +165,7 @@ pub async fn create(ctx: &Ctx, input: CategoryInput) -> Result<CategoryView> {
         description: Set(input.description.unwrap_or_default()),
         active: Set(input.active.unwrap_or(true)),
         position: Set(input.position.unwrap_or(100)),
+        auto_assign: Set(input.auto_assign.unwrap_or(false)),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -193,11 +200,22 @@ pub async fn update(ctx: &Ctx, id: i64, input: CategoryInput) -> Result<Category
     if let Some(a) = input.active {
         am.active = Set(a);
     }
+    if let Some(a) = input.auto_assign {
+        am.auto_assign = Set(a);
+    }
     if let Some(p) = input.position {
         am.position = Set(p);
     }
-    am.updated_at = Set(ctx.clock.now_micros());
-    Ok(am.update(&ctx.db.write).await?.into())
+    let now = ctx.clock.now_micros();
+    am.updated_at = Set(now);
+    let txn = ctx.db.write.begin().await?;
+    let updated = am.update(&txn).await?;
+    if input.auto_assign == Some(true) {
+        // Switching it on distributes the tickets already waiting in the category.
+        crate::tickets::autoassign::fill_backlog(&txn, now).await?;
+    }
+    txn.commit().await?;
+    Ok(updated.into())
 }
 
 /// Deletes an unused category; one still on tickets must be deactivated instead.

@@ -97,13 +97,18 @@ pub async fn set_status(
         ));
         am.resolution = Set(Some(r));
     }
+    crate::sla::store::refresh(&txn, &mut am, now).await?;
     am.updated_at = Set(now);
     let updated = am.update(&txn).await?;
     history::record(&txn, t.id, Some(actor.id), changes, now).await?;
+    if t.assignee_id.is_some() && from.is_active() && !to.is_active() {
+        super::autoassign::fill_backlog(&txn, now).await?;
+    }
     crate::jobs::enqueue_event(
         &txn,
         "ticket.status_changed",
         t.id,
+        Some(actor.id),
         serde_json::json!({"from": from, "to": to}),
         now,
     )
@@ -128,7 +133,8 @@ pub async fn set_priority(ctx: &Ctx, actor: &Actor, key: &str, raw: &str) -> Res
     }
     let now = ctx.clock.now_micros();
     let mut am: ticket::ActiveModel = t.clone().into();
-    super::service::apply_priority(&mut am, &t, p);
+    super::service::apply_priority(&mut am, p);
+    crate::sla::store::refresh(&txn, &mut am, now).await?;
     am.updated_at = Set(now);
     let updated = am.update(&txn).await?;
     history::record(
@@ -147,6 +153,7 @@ pub async fn set_priority(ctx: &Ctx, actor: &Actor, key: &str, raw: &str) -> Res
         &txn,
         "ticket.updated",
         t.id,
+        Some(actor.id),
         serde_json::json!({"priority": p}),
         now,
     )
@@ -170,11 +177,7 @@ pub async fn open_loads(
     conn: &impl ConnectionTrait,
     user_ids: Vec<i64>,
 ) -> Result<HashMap<i64, i64>> {
-    let open: Vec<&str> = Status::ALL
-        .iter()
-        .filter(|s| s.is_active())
-        .map(|s| s.as_str())
-        .collect();
+    let open = Status::active_names();
     Ok(ticket::Entity::find()
         .select_only()
         .column(ticket::Column::AssigneeId)
@@ -188,27 +191,6 @@ pub async fn open_loads(
         .into_iter()
         .filter_map(|(id, n)| id.map(|id| (id, n)))
         .collect())
-}
-
-/// Picks the agent for auto-assignment: fewest open tickets, then longest since last assignment.
-pub async fn pick_agent(conn: &impl ConnectionTrait) -> Result<Option<user::Model>> {
-    let agents = user::Entity::find()
-        .filter(user::Column::Role.eq(Role::Agent.as_str()))
-        .filter(user::Column::Active.eq(true))
-        .filter(user::Column::Away.eq(false))
-        .all(conn)
-        .await?;
-    if agents.is_empty() {
-        return Ok(None);
-    }
-    let loads = open_loads(conn, agents.iter().map(|a| a.id).collect()).await?;
-    Ok(agents.into_iter().min_by_key(|a| {
-        (
-            loads.get(&a.id).copied().unwrap_or(0),
-            a.last_assigned_at.unwrap_or(i64::MIN),
-            a.id,
-        )
-    }))
 }
 
 /// Assigns a ticket (admins). Assigning an `open` ticket moves it to `assigned`; unassigning an
@@ -232,9 +214,16 @@ pub async fn assign(
                 .filter(|u| u.active && u.role != Role::Customer.as_str())
                 .ok_or_else(|| Error::field("agent_id", "must be an active agent or admin"))?,
         ),
-        AssignTarget::Auto => Some(pick_agent(&txn).await?.ok_or_else(|| {
-            Error::Conflict("no active agent is available for assignment".into())
-        })?),
+        AssignTarget::Auto => Some(
+            super::autoassign::pick(&txn)
+                .await?
+                .map(|(a, _)| a)
+                .ok_or_else(|| {
+                    Error::Conflict(
+                        "no agent is available for assignment (all away or at capacity)".into(),
+                    )
+                })?,
+        ),
     };
     let new_id = agent.as_ref().map(|a| a.id);
     if new_id == t.assignee_id {
@@ -269,6 +258,7 @@ pub async fn assign(
             Some(to.to_string()),
         ));
     }
+    crate::sla::store::refresh(&txn, &mut am, now).await?;
     am.updated_at = Set(now);
     let updated = am.update(&txn).await?;
     if let Some(a) = &agent {
@@ -279,10 +269,15 @@ pub async fn assign(
             .await?;
     }
     history::record(&txn, t.id, Some(actor.id), changes, now).await?;
+    if t.assignee_id.is_some() {
+        // The previous assignee has room again.
+        super::autoassign::fill_backlog(&txn, now).await?;
+    }
     crate::jobs::enqueue_event(
         &txn,
         "ticket.assigned",
         t.id,
+        Some(actor.id),
         serde_json::json!({"assignee_id": new_id}),
         now,
     )

@@ -106,6 +106,14 @@ pub async fn list(
         q = q.filter(ticket_event::Column::Internal.eq(false));
     }
     let events = q.order_by_asc(ticket_event::Column::Id).all(conn).await?;
+    views(conn, events).await
+}
+
+/// Views of events with their actors' names (one query for the names).
+async fn views(
+    conn: &impl ConnectionTrait,
+    events: Vec<ticket_event::Model>,
+) -> Result<Vec<EventView>> {
     let ids: Vec<i64> = events.iter().filter_map(|e| e.actor_id).collect();
     let names: HashMap<i64, String> = user::Entity::find()
         .filter(user::Column::Id.is_in(ids))
@@ -128,5 +136,29 @@ pub async fn list(
             internal: e.internal,
             created_at: rfc3339(e.created_at),
         })
+        .collect())
+}
+
+/// The latest events across all tickets (admin dashboard), newest first, with ticket numbers.
+pub async fn recent(conn: &impl ConnectionTrait, limit: u64) -> Result<Vec<(String, EventView)>> {
+    use sea_orm::QuerySelect;
+    let events = ticket_event::Entity::find()
+        .order_by_desc(ticket_event::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    let ticket_of: Vec<i64> = events.iter().map(|e| e.ticket_id).collect();
+    let numbers: HashMap<i64, String> = crate::db::entities::ticket::Entity::find()
+        .filter(crate::db::entities::ticket::Column::Id.is_in(ticket_of.clone()))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t.number))
+        .collect();
+    let out = views(conn, events).await?;
+    Ok(ticket_of
+        .iter()
+        .zip(out)
+        .map(|(t, v)| (numbers.get(t).cloned().unwrap_or_default(), v))
         .collect())
 }

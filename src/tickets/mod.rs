@@ -1,12 +1,16 @@
 //! Tickets: model, workflow, numbering, validation, access rules, service functions.
 
 pub mod access;
+pub mod autoassign;
+pub mod bulk;
 pub mod categories;
 pub mod changes;
 pub mod history;
+pub mod merge;
 pub mod model;
 pub mod number;
 pub mod query;
+pub mod rating;
 pub mod service;
 pub mod tracking;
 pub mod validate;

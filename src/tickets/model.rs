@@ -97,6 +97,15 @@ impl Status {
     pub fn is_active(self) -> bool {
         !matches!(self, Status::Resolved | Status::Closed)
     }
+
+    /// Names of the statuses that count as open work (all but resolved and closed).
+    pub fn active_names() -> Vec<&'static str> {
+        Status::ALL
+            .iter()
+            .filter(|s| s.is_active())
+            .map(|s| s.as_str())
+            .collect()
+    }
 }
 
 impl Role {

@@ -340,8 +340,49 @@ pub struct Stats {
     pub by_category: BTreeMap<String, i64>,
 }
 
+/// Counts of every ticket from the trigger-kept `ticket_counts` (admins see everything, so no
+/// per-row filter applies): a few hundred rows summed instead of a table scan.
+async fn all_counts(conn: &impl ConnectionTrait) -> Result<Vec<(String, String, String, i64)>> {
+    let rows = conn
+        .query_all_raw(sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT status, priority, category, CAST(SUM(n) AS BIGINT) FROM ticket_counts \
+             GROUP BY status, priority, category",
+        ))
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        out.push((
+            r.try_get_by_index(0)?,
+            r.try_get_by_index(1)?,
+            r.try_get_by_index(2)?,
+            r.try_get_by_index(3)?,
+        ));
+    }
+    Ok(out)
+}
+
 /// Counts tickets visible to the actor, grouped three ways.
 pub async fn stats(conn: &impl ConnectionTrait, actor: &Actor) -> Result<Stats> {
+    if actor.is_admin() {
+        let mut by_status: BTreeMap<String, i64> =
+            Status::ALL.iter().map(|s| (s.to_string(), 0)).collect();
+        let mut by_priority: BTreeMap<String, i64> =
+            Priority::ALL.iter().map(|s| (s.to_string(), 0)).collect();
+        let mut by_category: BTreeMap<String, i64> = BTreeMap::new();
+        for (s, p, c, n) in all_counts(conn).await?.into_iter().filter(|r| r.3 != 0) {
+            *by_status.entry(s).or_default() += n;
+            *by_priority.entry(p).or_default() += n;
+            *by_category.entry(c).or_default() += n;
+        }
+        by_category.retain(|_, n| *n != 0);
+        return Ok(Stats {
+            total: by_status.values().sum(),
+            by_status,
+            by_priority,
+            by_category,
+        });
+    }
     async fn grouped(
         conn: &impl ConnectionTrait,
         actor: &Actor,
@@ -373,6 +414,84 @@ pub async fn stats(conn: &impl ConnectionTrait, actor: &Actor) -> Result<Stats> 
         by_priority,
         by_category,
     })
+}
+
+/// Parses `limit` (1–100, default 25).
+pub fn parse_limit(params: &BTreeMap<String, String>) -> Result<u64> {
+    match params
+        .get("limit")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+    {
+        None => Ok(25),
+        Some(l) => match l.parse::<u64>() {
+            Ok(n) if (1..=100).contains(&n) => Ok(n),
+            _ => Err(Error::field("limit", "must be an integer from 1 to 100")),
+        },
+    }
+}
+
+/// Lists a page of tickets for an actor with the given query parameters.
+/// One page of visible tickets as views, from query-string parameters (filters, `sort`,
+/// `cursor`, `limit`), and the next cursor.
+pub async fn list_views(
+    ctx: &crate::context::Ctx,
+    a: &Actor,
+    params: &BTreeMap<String, String>,
+) -> Result<(Vec<super::view::TicketView>, Option<String>)> {
+    let filters = parse_filters(params, a.id)?;
+    let sort = Sort::parse(params.get("sort").map(String::as_str))?;
+    let limit = parse_limit(params)?;
+    let (rows, next) = page(
+        &ctx.db.read,
+        a,
+        &filters,
+        &sort,
+        params.get("cursor").map(String::as_str),
+        limit,
+    )
+    .await?;
+    Ok((
+        super::view::build(&ctx.db.read, &rows, ctx.clock.now_micros()).await?,
+        next,
+    ))
+}
+
+/// Tickets created per UTC day since `since` (µs): `(day start µs, count)`, oldest first.
+pub async fn daily_counts(conn: &impl ConnectionTrait, since: i64) -> Result<Vec<(i64, i64)>> {
+    let backend = conn.get_database_backend();
+    let rows = conn
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            backend,
+            "SELECT created_at / 86400000000 AS d, COUNT(*) AS n FROM tickets WHERE created_at >= $1 GROUP BY created_at / 86400000000 ORDER BY d",
+            [since.into()],
+        ))
+        .await?;
+    let mut out = Vec::new();
+    for r in rows {
+        let d: i64 = r.try_get_by_index(0)?;
+        let n: i64 = r.try_get_by_index(1)?;
+        out.push((d * 86_400_000_000, n));
+    }
+    Ok(out)
+}
+
+/// Open tickets nobody is assigned to.
+pub async fn stats_unassigned(conn: &impl ConnectionTrait) -> Result<i64> {
+    use sea_orm::PaginatorTrait;
+    let open = [
+        "open",
+        "assigned",
+        "in_progress",
+        "waiting",
+        "on_hold",
+        "reopened",
+    ];
+    Ok(ticket::Entity::find()
+        .filter(ticket::Column::Status.is_in(open))
+        .filter(ticket::Column::AssigneeId.is_null())
+        .count(conn)
+        .await? as i64)
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! Ticket service functions: create, edit, delete. Status, priority and assignment live in `changes`.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 
 use super::access;
@@ -54,6 +54,12 @@ pub struct NewTicket {
     pub ip: Option<String>,
     /// Chat conversation it was drafted from.
     pub conversation_id: Option<i64>,
+    /// Closed ticket this one follows up (a reply that came too late to reopen it).
+    pub follow_up_of: Option<i64>,
+    /// Skip the acknowledgement e-mail (the sender asked for no automatic replies).
+    pub suppress_ack: bool,
+    /// Stored files attached to the opening post.
+    pub attachments: Vec<crate::attachments::NewAttachment>,
 }
 
 /// Slugs of the active categories, in display order.
@@ -71,11 +77,45 @@ pub async fn active_categories(conn: &impl ConnectionTrait) -> Result<Vec<String
 
 /// Creates a ticket, its tags, its first history event and the `ticket.created` job, atomically.
 pub async fn create(ctx: &Ctx, input: NewTicket) -> Result<ticket::Model> {
+    let checked = check(&ctx.db.read, &input).await?;
+    let now = ctx.clock.now_micros();
+    let txn = ctx.db.write.begin().await?;
+    let t = insert_checked(ctx, &txn, input, checked, now).await?;
+    txn.commit().await?;
+    Ok(t)
+}
+
+/// Validates and inserts a ticket inside the caller's transaction (mail intake adds the first
+/// message and its Message-ID in the same transaction).
+pub async fn create_in(
+    ctx: &Ctx,
+    txn: &DatabaseTransaction,
+    input: NewTicket,
+    now: i64,
+) -> Result<ticket::Model> {
+    let checked = check(txn, &input).await?;
+    insert_checked(ctx, txn, input, checked, now).await
+}
+
+/// A new ticket's fields after validation.
+struct Checked {
+    subject: String,
+    description: String,
+    category: String,
+    priority: Priority,
+    tags: Vec<String>,
+    page_url: Option<String>,
+    browser_info: Option<String>,
+    contact: Option<(String, String)>,
+}
+
+/// Collects every field error of a new ticket at once.
+async fn check(conn: &impl ConnectionTrait, input: &NewTicket) -> Result<Checked> {
     let mut errors = FieldErrors::new();
     let subject = validate::subject(&mut errors, &input.subject);
     let description =
         validate::description(&mut errors, input.description_field, &input.description);
-    let cats = active_categories(&ctx.db.read).await?;
+    let cats = active_categories(conn).await?;
     let category = validate::category(&mut errors, &input.category, &cats);
     let priority = validate::priority(&mut errors, input.priority.as_deref());
     let tags = validate::tags(&mut errors, &input.tags);
@@ -95,39 +135,54 @@ pub async fn create(ctx: &Ctx, input: NewTicket) -> Result<ticket::Model> {
         RequesterInput::Id(_) => None,
     };
     Error::check(errors)?;
+    Ok(Checked {
+        subject,
+        description,
+        category,
+        priority,
+        tags,
+        page_url,
+        browser_info,
+        contact,
+    })
+}
 
-    let now = ctx.clock.now_micros();
-    let txn = ctx.db.write.begin().await?;
+async fn insert_checked(
+    ctx: &Ctx,
+    txn: &DatabaseTransaction,
+    input: NewTicket,
+    c: Checked,
+    now: i64,
+) -> Result<ticket::Model> {
     let requester_id = match input.requester {
         RequesterInput::Contact { .. } => {
-            let (name, email) = contact.unwrap_or_default();
-            users::find_or_create_contact(&txn, &email, &name, now)
+            let (name, email) = c.contact.clone().unwrap_or_default();
+            users::find_or_create_contact(txn, &email, &name, now)
                 .await?
                 .id
         }
         RequesterInput::Id(id) => {
             crate::db::entities::user::Entity::find_by_id(id)
-                .one(&txn)
+                .one(txn)
                 .await?
                 .ok_or_else(|| Error::field("requester_id", "no such user"))?
                 .id
         }
     };
-    let number = fresh_number(ctx, &txn).await?;
-    let (fr_due, res_due) = crate::sla::due_times(now, priority);
-    let t = ticket::ActiveModel {
+    let number = fresh_number(ctx, txn).await?;
+    let mut am = ticket::ActiveModel {
         number: Set(number),
-        subject: Set(subject),
-        description: Set(description),
-        category: Set(category),
-        priority: Set(priority.as_str().into()),
-        priority_rank: Set(priority.rank()),
+        subject: Set(c.subject),
+        description: Set(c.description),
+        category: Set(c.category),
+        priority: Set(c.priority.as_str().into()),
+        priority_rank: Set(c.priority.rank()),
         status: Set(Status::Open.as_str().into()),
         requester_id: Set(requester_id),
         assignee_id: Set(None),
         channel: Set(input.channel.as_str().into()),
-        page_url: Set(page_url),
-        browser_info: Set(browser_info),
+        page_url: Set(c.page_url),
+        browser_info: Set(c.browser_info),
         ip: Set(input.ip),
         conversation_id: Set(input.conversation_id),
         merged_into: Set(None),
@@ -137,31 +192,34 @@ pub async fn create(ctx: &Ctx, input: NewTicket) -> Result<ticket::Model> {
         first_response_at: Set(None),
         resolved_at: Set(None),
         closed_at: Set(None),
-        first_response_due_at: Set(Some(fr_due)),
-        resolution_due_at: Set(Some(res_due)),
+        first_response_due_at: Set(None),
+        resolution_due_at: Set(None),
+        follow_up_of: Set(input.follow_up_of),
+        sla_paused_at: Set(None),
+        sla_paused_micros: Set(0),
+        sla_alerts: Set(0),
+        sla_next_at: Set(None),
         ..Default::default()
+    };
+    crate::sla::store::refresh(txn, &mut am, now).await?;
+    let t = am.insert(txn).await?;
+    set_tags(txn, t.id, &c.tags).await?;
+    crate::attachments::record(txn, t.id, None, input.attachments, now).await?;
+    let mut changes = vec![Change::public("created", None, Some(t.number.clone()))];
+    if let Some(prev) = input.follow_up_of {
+        changes.push(Change::public("follow_up_of", None, Some(prev.to_string())));
     }
-    .insert(&txn)
-    .await?;
-    set_tags(&txn, t.id, &tags).await?;
-    history::record(
-        &txn,
-        t.id,
-        Some(requester_id),
-        vec![Change::public("created", None, Some(t.number.clone()))],
-        now,
-    )
-    .await?;
+    history::record(txn, t.id, Some(requester_id), changes, now).await?;
     crate::jobs::enqueue_event(
-        &txn,
+        txn,
         "ticket.created",
         t.id,
-        serde_json::json!({"number": t.number}),
+        Some(requester_id),
+        serde_json::json!({"number": t.number, "suppress_ack": input.suppress_ack}),
         now,
     )
     .await?;
-    txn.commit().await?;
-    Ok(t)
+    super::autoassign::on_create(txn, t, now).await
 }
 
 async fn fresh_number(ctx: &Ctx, conn: &impl ConnectionTrait) -> Result<String> {
@@ -308,7 +366,7 @@ pub async fn update(
             Some(t.priority.clone()),
             Some(p.to_string()),
         ));
-        apply_priority(&mut am, &t, p);
+        apply_priority(&mut am, p);
     }
     if tags.is_some() || !adding.is_empty() {
         let old = tags_of(&txn, t.id).await?;
@@ -335,21 +393,27 @@ pub async fn update(
         txn.rollback().await?;
         return Ok(t);
     }
+    crate::sla::store::refresh(&txn, &mut am, now).await?;
     am.updated_at = Set(now);
     let updated = am.update(&txn).await?;
     history::record(&txn, t.id, Some(actor.id), changes, now).await?;
-    crate::jobs::enqueue_event(&txn, "ticket.updated", t.id, serde_json::json!({}), now).await?;
+    crate::jobs::enqueue_event(
+        &txn,
+        "ticket.updated",
+        t.id,
+        Some(actor.id),
+        serde_json::json!({}),
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok(updated)
 }
 
-/// Sets priority, its sort rank, and recomputes the SLA due times from the creation time.
-pub fn apply_priority(am: &mut ticket::ActiveModel, t: &ticket::Model, p: Priority) {
-    let (fr_due, res_due) = crate::sla::due_times(t.created_at, p);
+/// Sets priority and its sort rank; `sla::store::refresh` then recomputes the due times.
+pub fn apply_priority(am: &mut ticket::ActiveModel, p: Priority) {
     am.priority = Set(p.as_str().into());
     am.priority_rank = Set(p.rank());
-    am.first_response_due_at = Set(Some(fr_due));
-    am.resolution_due_at = Set(Some(res_due));
 }
 
 /// Deletes a ticket with its messages, tags and history (admins only).

@@ -28,15 +28,6 @@ pub struct Assignee {
     pub name: String,
 }
 
-/// SLA state of one target: `pending`, `met`, `breached` or `none`.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct SlaState {
-    /// First-response target.
-    pub first_response: &'static str,
-    /// Resolution target.
-    pub resolution: &'static str,
-}
-
 /// A ticket as the API returns it.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TicketView {
@@ -63,27 +54,14 @@ pub struct TicketView {
     pub closed_at: Option<String>,
     pub first_response_due_at: Option<String>,
     pub resolution_due_at: Option<String>,
-    pub sla: SlaState,
-}
-
-fn sla_state(due: Option<i64>, done: Option<i64>, now: i64) -> &'static str {
-    match (due, done) {
-        (None, _) => "none",
-        (Some(d), Some(at)) => {
-            if at <= d {
-                "met"
-            } else {
-                "breached"
-            }
-        }
-        (Some(d), None) => {
-            if now > d {
-                "breached"
-            } else {
-                "pending"
-            }
-        }
-    }
+    /// SLA clocks: due time and state (`running`, `warning`, `breached`, `paused`, `met`, `missed`).
+    pub sla: crate::sla::State,
+    /// Files attached to the opening post.
+    pub attachments: Vec<crate::attachments::AttachmentView>,
+    /// Closed ticket this one follows up.
+    pub follow_up_of: Option<i64>,
+    /// The requester's satisfaction rating, once given.
+    pub rating: Option<super::rating::RatingView>,
 }
 
 /// Builds views for tickets, loading their people and tags in two queries.
@@ -117,6 +95,21 @@ pub async fn build(
     {
         tags.entry(row.ticket_id).or_default().push(row.tag);
     }
+    let mut files: HashMap<i64, Vec<crate::attachments::AttachmentView>> = HashMap::new();
+    for a in crate::db::mail_entities::attachment::Entity::find()
+        .filter(
+            crate::db::mail_entities::attachment::Column::TicketId
+                .is_in(tickets.iter().map(|t| t.id)),
+        )
+        .filter(crate::db::mail_entities::attachment::Column::MessageRow.is_null())
+        .order_by_asc(crate::db::mail_entities::attachment::Column::Id)
+        .all(conn)
+        .await?
+    {
+        files.entry(a.ticket_id).or_default().push((&a).into());
+    }
+    let ids: Vec<i64> = tickets.iter().map(|t| t.id).collect();
+    let mut ratings = super::rating::for_tickets(conn, &ids).await?;
     Ok(tickets
         .iter()
         .map(|t| {
@@ -132,7 +125,6 @@ pub async fn build(
                     id: u.id,
                     name: u.name.clone(),
                 });
-            let resolved = t.resolved_at.or(t.closed_at);
             TicketView {
                 id: t.id,
                 number: t.number.clone(),
@@ -157,10 +149,10 @@ pub async fn build(
                 closed_at: t.closed_at.map(rfc3339),
                 first_response_due_at: t.first_response_due_at.map(rfc3339),
                 resolution_due_at: t.resolution_due_at.map(rfc3339),
-                sla: SlaState {
-                    first_response: sla_state(t.first_response_due_at, t.first_response_at, now),
-                    resolution: sla_state(t.resolution_due_at, resolved, now),
-                },
+                sla: crate::sla::store::state_of(t, now),
+                attachments: files.remove(&t.id).unwrap_or_default(),
+                follow_up_of: t.follow_up_of,
+                rating: ratings.remove(&t.id),
             }
         })
         .collect())

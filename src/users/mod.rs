@@ -1,6 +1,7 @@
 //! Users: customers (including password-less contacts), agents and admins.
 
 pub mod service;
+pub mod views;
 
 use crate::clock::rfc3339;
 use crate::db::entities::user;
@@ -21,6 +22,8 @@ pub struct UserView {
     pub active: bool,
     /// Agents marked away are skipped by auto-assignment.
     pub away: bool,
+    /// Most open tickets auto-assignment gives them; `null` for no limit.
+    pub capacity: Option<i32>,
     /// RFC 3339.
     pub created_at: String,
 }
@@ -34,6 +37,7 @@ impl From<&user::Model> for UserView {
             role: u.role.clone(),
             active: u.active,
             away: u.away,
+            capacity: u.capacity,
             created_at: rfc3339(u.created_at),
         }
     }

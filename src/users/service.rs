@@ -3,7 +3,7 @@
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use crate::auth::password;
@@ -189,6 +189,8 @@ pub struct UserPatch {
     pub active: Option<bool>,
     /// Away flag for auto-assignment.
     pub away: Option<bool>,
+    /// Most open tickets auto-assignment gives them (`Some(None)`: no limit).
+    pub capacity: Option<Option<i32>>,
     /// New password.
     pub password: Option<String>,
 }
@@ -201,6 +203,15 @@ pub async fn update(ctx: &Ctx, id: i64, patch: UserPatch) -> Result<user::Model>
     if let Some(pw) = &patch.password {
         check_password(&mut errors, pw);
     }
+    if let Some(Some(c)) = patch.capacity
+        && !(0..=10_000).contains(&c)
+    {
+        crate::error::push(
+            &mut errors,
+            "capacity",
+            "must be 0 to 10000, or null for no limit",
+        );
+    }
     Error::check(errors)?;
     let loses_admin = current.role == "admin"
         && current.active
@@ -210,6 +221,7 @@ pub async fn update(ctx: &Ctx, id: i64, patch: UserPatch) -> Result<user::Model>
             "cannot remove the last active admin".into(),
         ));
     }
+    let current_capacity = current.capacity;
     let mut am: user::ActiveModel = current.into();
     if let Some(n) = name {
         am.name = Set(n);
@@ -223,11 +235,25 @@ pub async fn update(ctx: &Ctx, id: i64, patch: UserPatch) -> Result<user::Model>
     if let Some(a) = patch.away {
         am.away = Set(a);
     }
+    if let Some(c) = patch.capacity {
+        am.capacity = Set(c);
+    }
+    // Back from away, more room, or reactivated: hand out waiting tickets.
+    let frees_up = patch.away == Some(false)
+        || matches!(patch.capacity, Some(c) if c != current_capacity)
+        || patch.active == Some(true);
     if let Some(pw) = patch.password {
         am.password_hash = Set(Some(hash_blocking(pw).await?));
     }
-    am.updated_at = Set(ctx.clock.now_micros());
-    Ok(am.update(&ctx.db.write).await?)
+    let now = ctx.clock.now_micros();
+    am.updated_at = Set(now);
+    let txn = ctx.db.write.begin().await?;
+    let updated = am.update(&txn).await?;
+    if frees_up {
+        crate::tickets::autoassign::fill_backlog(&txn, now).await?;
+    }
+    txn.commit().await?;
+    Ok(updated)
 }
 
 /// Number of active admins.

@@ -318,6 +318,9 @@ both_backends!(csv_export_streams_many_pages, |app: TestApp| async move {
                 browser_info: None,
                 ip: None,
                 conversation_id: None,
+                follow_up_of: None,
+                suppress_ack: false,
+                attachments: Vec::new(),
             },
         )
         .await

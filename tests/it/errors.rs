@@ -94,6 +94,13 @@ both_backends!(operational_endpoints, |app: TestApp| async move {
         "/stats",
         "/tickets/bulk",
         "/tickets/export.csv",
+        "/webhooks",
+        "/webhooks/{id}",
+        "/notifications/log",
+        "/notifications/log/{id}/retry",
+        "/mail-templates/{name}",
+        "/mail/inbound",
+        "/auth/password/forgot",
     ] {
         assert!(spec["paths"][p].is_object(), "openapi lacks {p}");
     }

@@ -35,6 +35,20 @@ pub struct Res {
 }
 
 impl Res {
+    /// Reads status, headers and body (JSON when it parses, else the text as a JSON string).
+    pub async fn read(resp: reqwest::Response) -> Res {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
+        Res {
+            status,
+            body,
+            text,
+            headers,
+        }
+    }
+
     pub fn ok(&self, expected: u16) -> &Value {
         assert_eq!(
             self.status.as_u16(),
@@ -90,6 +104,11 @@ async fn fresh_pg_database(admin_url: &str) -> String {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Spawns with test defaults changed by `tweak` (SMTP sink, webhooks, limits).
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let database_url = match backend {
             Backend::Sqlite => String::new(),
@@ -104,6 +123,10 @@ impl TestApp {
             secret_key: "test-secret".into(),
             max_body_bytes: 64 * 1024,
             db_pool_size: 4,
+            worker_poll_ms: 20,
+            job_backoff_secs: 1,
+            delivery_timeout_secs: 5,
+            daily_summary_hour: -1,
             ..Config::default()
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -112,6 +135,7 @@ impl TestApp {
         let addr = listener.local_addr().expect("addr");
         let mut config = config;
         config.base_url = format!("http://{addr}");
+        tweak(&mut config);
         let app = Application::build(config, Clock::default())
             .await
             .expect("build app");
@@ -141,17 +165,7 @@ impl TestApp {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.expect("request");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
-        Res {
-            status,
-            body,
-            text,
-            headers,
-        }
+        Res::read(req.send().await.expect("request")).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Res {
@@ -252,4 +266,70 @@ macro_rules! both_backends {
             }
         }
     };
+}
+
+/// Like `both_backends!`, but the body gets the backend and spawns its own app (to set config).
+#[macro_export]
+macro_rules! on_both {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                ($body)(Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if pg_url().is_none() {
+                    eprintln!("TRIAGE_TEST_DATABASE_URL not set: PostgreSQL variant not run");
+                    return;
+                }
+                ($body)(Backend::Postgres).await;
+            }
+        }
+    };
+}
+
+impl TestApp {
+    /// An app whose mail goes to `sink` from support@acme.test.
+    pub async fn with_mail(backend: Backend, sink: &crate::sinks::SmtpSink) -> TestApp {
+        let url = sink.url();
+        TestApp::spawn_with(backend, move |c| {
+            c.smtp_url = url;
+            c.mail_from = "Acme Support <support@acme.test>".into();
+            c.support_address = "support@acme.test".into();
+        })
+        .await
+    }
+
+    /// Posts a raw e-mail to the intake endpoint as `admin`; returns the intake answer.
+    pub async fn inbound(&self, admin: &str, raw: impl Into<reqwest::Body>) -> Res {
+        let req = self
+            .client
+            .post(format!("{}/api/v1/mail/inbound", self.base))
+            .bearer_auth(admin)
+            .header("content-type", "message/rfc822")
+            .body(raw);
+        Res::read(req.send().await.expect("request")).await
+    }
+
+    /// Waits until no job is queued or running that is due now (5 s at most).
+    pub async fn settle(&self) {
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        use triage::db::entities::job;
+        for _ in 0..250 {
+            let now = self.ctx.clock.now_micros();
+            let busy = job::Entity::find()
+                .filter(job::Column::Status.is_in(["queued", "running"]))
+                .filter(job::Column::RunAt.lte(now))
+                .count(&self.ctx.db.read)
+                .await
+                .expect("count jobs");
+            if busy == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("jobs did not settle");
+    }
 }

@@ -1,10 +1,29 @@
 //! The one integration-test binary: every endpoint and rule, over real HTTP, on both backends.
 
 mod harness;
+mod imap;
+mod kb;
+mod sinks;
 
 mod admin;
+mod attachments;
 mod auth;
+mod autoassign;
+mod browser;
+mod canned;
+mod crash;
+mod csat;
+mod drafts;
 mod errors;
+mod mail_corpus;
+mod mail_in;
+mod mail_out;
+mod merge;
+mod reports;
+mod sla;
 mod tickets;
 mod visibility;
+mod web;
+mod web_admin;
+mod webhooks;
 mod workflow;

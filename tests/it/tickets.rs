@@ -94,7 +94,11 @@ both_backends!(
             .await
             .unwrap();
         assert_eq!(jobs.len(), 2);
-        assert!(jobs.iter().all(|j| j.status == "queued"));
+        // The in-process worker may already have fanned them out.
+        assert!(
+            jobs.iter()
+                .all(|j| ["queued", "running", "done"].contains(&j.status.as_str()))
+        );
     }
 );
 

@@ -129,7 +129,7 @@ both_backends!(automatic_moves_and_timestamps, |app: TestApp| async move {
     .ok(201);
     let now = app.get(&path, &agent).await;
     assert!(now.body["first_response_at"].is_string());
-    assert_eq!(now.body["sla"]["first_response"], "met");
+    assert_eq!(now.body["sla"]["first_response"]["state"], "met");
     // Customer reply on waiting → in_progress.
     app.put(
         &format!("{path}/status"),

@@ -1,0 +1,100 @@
+//! The worker loop: claim a batch, run each job with a timeout, settle it; sleep when idle.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use super::queue::{self, Outcome};
+use crate::context::Ctx;
+use crate::db::entities::job;
+
+/// What runs a claimed job. Implemented by `notify` (deliveries) so this loop stays generic.
+pub trait Handler: Send + Sync + 'static {
+    /// Runs one job; never panics on bad input, returns a failing outcome instead.
+    fn handle(&self, job: &job::Model) -> impl Future<Output = Outcome> + Send;
+    /// Called about once a minute to enqueue scheduled work (de-duplicated by key).
+    fn tick(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// Jobs run at once inside one batch.
+const CONCURRENCY: usize = 8;
+
+/// Runs until `stop` is cancelled; the batch in flight is finished first.
+pub async fn run<H: Handler>(ctx: Ctx, handler: Arc<H>, stop: CancellationToken) {
+    let cfg = ctx.config.clone();
+    let lease = cfg.job_lease_secs.max(1) * 1_000_000;
+    let timeout = Duration::from_secs(cfg.delivery_timeout_secs.max(1) * 2);
+    let idle = Duration::from_millis(cfg.worker_poll_ms.max(10));
+    let mut last_tick: Option<tokio::time::Instant> = None;
+    while !stop.is_cancelled() {
+        if last_tick.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+            handler.tick().await;
+            last_tick = Some(tokio::time::Instant::now());
+        }
+        let now = ctx.clock.now_micros();
+        let batch = match queue::claim(&ctx.db, now, lease, cfg.worker_batch.max(1)).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming jobs failed; retrying");
+                Vec::new()
+            }
+        };
+        if batch.is_empty() {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tokio::time::sleep(idle) => continue,
+            }
+        }
+        // Jobs for one webhook destination run in order, so its rate limit and digests see
+        // each other's results; everything else runs side by side.
+        let mut groups: Vec<Vec<job::Model>> = Vec::new();
+        for j in batch {
+            let key = (j.channel == "webhook").then(|| j.target.clone()).flatten();
+            match groups
+                .iter_mut()
+                .find(|g| key.is_some() && g[0].channel == "webhook" && g[0].target == key)
+            {
+                Some(g) => g.push(j),
+                None => groups.push(vec![j]),
+            }
+        }
+        futures::stream::iter(groups)
+            .for_each_concurrent(CONCURRENCY, |group| {
+                let (ctx, handler) = (&ctx, &handler);
+                async move {
+                    for j in group {
+                        run_one(ctx, handler.as_ref(), j, timeout).await;
+                    }
+                }
+            })
+            .await;
+    }
+}
+
+async fn run_one<H: Handler>(ctx: &Ctx, handler: &H, j: job::Model, timeout: Duration) {
+    let started = ctx.clock.now_micros();
+    let outcome = match tokio::time::timeout(timeout, handler.handle(&j)).await {
+        Ok(o) => o,
+        Err(_) => Outcome::Retry {
+            error: format!("timed out after {} s", timeout.as_secs()),
+            after_secs: None,
+        },
+    };
+    match &outcome {
+        Outcome::Done(_) | Outcome::Skipped(_) | Outcome::Postpone { .. } => {
+            tracing::debug!(job = j.id, kind = %j.kind, "job done")
+        }
+        Outcome::Retry { error, .. } | Outcome::Fail(error) => {
+            tracing::warn!(job = j.id, kind = %j.kind, attempt = j.attempts, %error, "job failed")
+        }
+    }
+    let now = ctx.clock.now_micros();
+    let base = ctx.config.job_backoff_secs;
+    if let Err(e) = queue::settle(&ctx.db.write, &j, &outcome, started, now, base).await {
+        // The lease will expire and the job run again; deliveries carry idempotency keys.
+        tracing::error!(job = j.id, error = %e, "could not record job outcome");
+    }
+}

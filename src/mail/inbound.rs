@@ -1,0 +1,531 @@
+//! Intake of one inbound e-mail: classify, de-duplicate, thread or create, store attachments,
+//! log the outcome — the ticket change, its Message-ID and the log row in one transaction.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    Set, TransactionTrait,
+};
+
+use super::classify::{self, Kind};
+use super::parse::{self, Parsed};
+use super::{ids, quote};
+use crate::attachments::{self, NewAttachment, Refusal};
+use crate::auth::Actor;
+use crate::context::Ctx;
+use crate::conversations::{self, MAX_BODY_CHARS, Reply};
+use crate::db::entities::{job, ticket, user};
+use crate::db::mail_entities::{inbound_mail, mail_id};
+use crate::error::{Error, Result};
+use crate::tickets::model::{Channel, Role, Status};
+use crate::tickets::service::{self as tickets, NewTicket, RequesterInput};
+use crate::tickets::workflow;
+use crate::users::service as users;
+
+/// What intake did with a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intake {
+    /// A new ticket.
+    Created {
+        /// Ticket id.
+        ticket_id: i64,
+    },
+    /// A new ticket linked to a closed one the reply came too late for.
+    FollowUp {
+        /// New ticket id.
+        ticket_id: i64,
+        /// The closed ticket.
+        previous: i64,
+    },
+    /// Added to an existing ticket's thread.
+    Threaded {
+        /// Ticket id.
+        ticket_id: i64,
+        /// New message row.
+        message: i64,
+        /// How the ticket was found.
+        by: Evidence,
+    },
+    /// Seen before (same Message-ID): nothing done.
+    Duplicate {
+        /// Ticket it went to the first time.
+        ticket_id: i64,
+    },
+    /// Automatic, bulk or looping mail: dropped, no ticket, no reply.
+    Ignored {
+        /// Why.
+        reason: String,
+    },
+    /// A bounce: the deliveries it names are marked `bounced`.
+    Bounce {
+        /// Deliveries marked.
+        marked: u64,
+    },
+}
+
+impl Intake {
+    /// Short outcome name for logs and the inbound log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Intake::Created { .. } => "created",
+            Intake::FollowUp { .. } => "follow_up",
+            Intake::Threaded { .. } => "threaded",
+            Intake::Duplicate { .. } => "duplicate",
+            Intake::Ignored { .. } => "ignored",
+            Intake::Bounce { .. } => "bounce",
+        }
+    }
+
+    /// The ticket concerned, if any.
+    pub fn ticket_id(&self) -> Option<i64> {
+        match self {
+            Intake::Created { ticket_id }
+            | Intake::FollowUp { ticket_id, .. }
+            | Intake::Threaded { ticket_id, .. }
+            | Intake::Duplicate { ticket_id } => Some(*ticket_id),
+            _ => None,
+        }
+    }
+}
+
+/// Which rule found the ticket of a reply (strongest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    /// In-Reply-To/References named a Message-ID we stored.
+    KnownMessageId,
+    /// A Message-ID carried Triage's valid signature (works even after a restore).
+    SignedMessageId,
+    /// The signed reply-to plus-address.
+    PlusAddress,
+    /// The `[TKT-…]` subject tag (or an unsigned plus-address), from a participant.
+    SubjectTag,
+}
+
+/// Takes in one raw message. Unparseable or oversized mail is a validation error (the MTA
+/// should bounce it); storage errors are temporary (the MTA should retry).
+pub async fn receive(ctx: &Ctx, raw: &[u8]) -> Result<Intake> {
+    if raw.len() > ctx.config.max_mail_bytes {
+        return Err(Error::field(
+            "message",
+            format!("is larger than {} bytes", ctx.config.max_mail_bytes),
+        ));
+    }
+    let mut p =
+        parse::parse(raw).ok_or_else(|| Error::field("message", "is not an RFC 822 message"))?;
+    let own_from = super::bare_address(&ctx.config.mail_from);
+    p.facts.own_message_id = p
+        .message_id
+        .as_deref()
+        .is_some_and(|m| ids::verify(&ctx.keys, m).is_some())
+        || (own_from.is_some() && p.sender.as_ref().map(|s| &s.1) == own_from.as_ref());
+    let now = ctx.clock.now_micros();
+    let no_auto_reply = match classify::classify(&p.facts) {
+        // A no-reply From with a person's Reply-To (web forms): the person can be answered.
+        Kind::Person { no_auto_reply } => {
+            let replying_to_other = p.sender.as_ref().is_some_and(|s| s.1 != p.facts.from);
+            let suppressed = p
+                .facts
+                .headers
+                .iter()
+                .any(|(n, _)| n == "x-auto-response-suppress");
+            if replying_to_other {
+                suppressed
+            } else {
+                no_auto_reply
+            }
+        }
+        Kind::Bounce(reason) => return bounce(ctx, &p, &reason, now).await,
+        Kind::AutoReply(r) | Kind::Bulk(r) | Kind::Loop(r) => {
+            let out = Intake::Ignored { reason: r.clone() };
+            log_only(ctx, &p, &out, &r, now).await?;
+            return Ok(out);
+        }
+    };
+    let Some((name, email)) = p.sender.clone() else {
+        return Err(Error::field("message", "has no sender address (From)"));
+    };
+    if let Some(mid) = &p.message_id
+        && let Some(seen) = mail_id::Entity::find_by_id(mid.clone())
+            .one(&ctx.db.read)
+            .await?
+    {
+        return Ok(Intake::Duplicate {
+            ticket_id: seen.ticket_id,
+        });
+    }
+    let files = store_files(ctx, &p).await?;
+    let txn = ctx.db.write.begin().await?;
+    let display = if name.is_empty() {
+        email.split('@').next().unwrap_or("customer").to_string()
+    } else {
+        name
+    };
+    let author = users::find_or_create_contact(&txn, &email, &display, now).await?;
+    let found = find_thread(ctx, &txn, &p, &author).await?;
+    let split = quote::split(&p.text);
+    let (out, reason) = match found {
+        Some((t, by)) if can_append(ctx, &t, &author, now) => {
+            let body = body_with_notes(&split.reply, &files.notes);
+            let (body, extra) = fit(&body, MAX_BODY_CHARS, &p.text);
+            let actor = actor_of(&author);
+            let mut stored = files.stored.clone();
+            stored.extend(text_attachment(ctx, extra).await?);
+            let reply = Reply {
+                body,
+                internal: false,
+                channel: Channel::Email,
+                quoted: split.quoted.clone(),
+                message_id: p.message_id.clone(),
+                files: stored,
+            };
+            let msg = conversations::append(ctx, &txn, &t, &actor, reply, now).await?;
+            remember(&txn, &p, t.id, Some(msg.id), now).await?;
+            let r = format!("threaded by {by:?}");
+            (
+                Intake::Threaded {
+                    ticket_id: t.id,
+                    message: msg.id,
+                    by,
+                },
+                r,
+            )
+        }
+        found => {
+            let previous = found.map(|(t, _)| t.id);
+            let t = create(ctx, &txn, &p, &author, &files, previous, no_auto_reply, now).await?;
+            match previous {
+                Some(prev) => (
+                    Intake::FollowUp {
+                        ticket_id: t.id,
+                        previous: prev,
+                    },
+                    format!("ticket {prev} is closed past its reopen window"),
+                ),
+                None => (Intake::Created { ticket_id: t.id }, "new request".into()),
+            }
+        }
+    };
+    log(&txn, &p, &out, &reason, now).await?;
+    txn.commit().await?;
+    Ok(out)
+}
+
+fn actor_of(u: &user::Model) -> Actor {
+    let role = Role::parse(&u.role).unwrap_or(Role::Customer);
+    // A deactivated agent's mail still lands, but on the customer side of the thread.
+    let role = if u.active { role } else { Role::Customer };
+    Actor {
+        id: u.id,
+        name: u.name.clone(),
+        role,
+    }
+}
+
+/// A customer-side reply to a ticket closed past the reopen window opens a follow-up instead.
+fn can_append(ctx: &Ctx, t: &ticket::Model, author: &user::Model, now: i64) -> bool {
+    if actor_of(author).is_staff() || t.status != Status::Closed.as_str() {
+        return true;
+    }
+    workflow::check(
+        Status::Closed,
+        Status::Reopened,
+        t.closed_at,
+        now,
+        ctx.config.reopen_window_days,
+    )
+    .is_ok()
+}
+
+/// Finds the ticket a reply belongs to; weak evidence only counts from participants.
+async fn find_thread(
+    ctx: &Ctx,
+    txn: &DatabaseTransaction,
+    p: &Parsed,
+    author: &user::Model,
+) -> Result<Option<(ticket::Model, Evidence)>> {
+    let mut candidates: Vec<&String> = p.in_reply_to.iter().collect();
+    candidates.extend(p.references.iter().rev());
+    if !candidates.is_empty() {
+        let known = mail_id::Entity::find()
+            .filter(mail_id::Column::MessageId.is_in(candidates.iter().map(|s| s.as_str())))
+            .all(txn)
+            .await?;
+        for c in &candidates {
+            if let Some(k) = known.iter().find(|k| &&k.message_id == c)
+                && let Some(t) = follow(txn, k.ticket_id).await?
+            {
+                return Ok(Some((t, Evidence::KnownMessageId)));
+            }
+        }
+        for c in &candidates {
+            if let Some(id) = ids::verify(&ctx.keys, c)
+                && let Some(t) = follow(txn, id).await?
+            {
+                return Ok(Some((t, Evidence::SignedMessageId)));
+            }
+        }
+    }
+    let prefix = &ctx.config.ticket_prefix;
+    let mut weak = None;
+    for r in &p.recipients {
+        if let Some((number, signed)) = ids::parse_reply_address(&ctx.keys, prefix, r) {
+            if signed && let Some(t) = by_number(txn, &number).await? {
+                return Ok(Some((t, Evidence::PlusAddress)));
+            }
+            weak.get_or_insert(number);
+        }
+    }
+    if let Some(n) = ids::subject_tag(prefix, &p.subject).or(weak)
+        && let Some(t) = by_number(txn, &n).await?
+    {
+        let participant = t.requester_id == author.id
+            || t.assignee_id == Some(author.id)
+            || actor_of(author).is_staff();
+        if participant {
+            return Ok(Some((t, Evidence::SubjectTag)));
+        }
+        tracing::info!(ticket = t.id, sender = %author.email, "subject tag from a non-participant ignored; opening a new ticket");
+    }
+    Ok(None)
+}
+
+async fn by_number(txn: &DatabaseTransaction, number: &str) -> Result<Option<ticket::Model>> {
+    let t = ticket::Entity::find()
+        .filter(ticket::Column::Number.eq(number))
+        .one(txn)
+        .await?;
+    match t {
+        Some(t) => follow(txn, t.id).await,
+        None => Ok(None),
+    }
+}
+
+/// Loads a ticket, following merge pointers to where its thread lives now.
+async fn follow(txn: &DatabaseTransaction, id: i64) -> Result<Option<ticket::Model>> {
+    let mut id = id;
+    for _ in 0..8 {
+        let Some(t) = ticket::Entity::find_by_id(id).one(txn).await? else {
+            return Ok(None);
+        };
+        match t.merged_into {
+            Some(next) if next != t.id => id = next,
+            _ => return Ok(Some(t)),
+        }
+    }
+    Ok(None)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn create(
+    ctx: &Ctx,
+    txn: &DatabaseTransaction,
+    p: &Parsed,
+    author: &user::Model,
+    files: &Files,
+    previous: Option<i64>,
+    no_auto_reply: bool,
+    now: i64,
+) -> Result<ticket::Model> {
+    let mut subject = ids::clean_subject(&ctx.config.ticket_prefix, &p.subject);
+    if subject.chars().count() < 3 {
+        subject = "(no subject)".into();
+    }
+    if subject.chars().count() > 200 {
+        subject = subject.chars().take(199).collect::<String>() + "…";
+    }
+    let text = body_with_notes(p.text.trim(), &files.notes);
+    let text = if text.chars().count() < 10 {
+        format!("{text}\n\n(sent by e-mail without further text)")
+    } else {
+        text
+    };
+    let (description, extra) = fit(&text, 5000, &p.text);
+    let category = default_category(txn).await?;
+    let mut stored = files.stored.clone();
+    stored.extend(text_attachment(ctx, extra).await?);
+    let t = tickets::create_in(
+        ctx,
+        txn,
+        NewTicket {
+            subject,
+            description,
+            description_field: "body",
+            category,
+            priority: None,
+            tags: Vec::new(),
+            channel: Channel::Email,
+            requester: RequesterInput::Id(author.id),
+            page_url: None,
+            browser_info: None,
+            ip: None,
+            conversation_id: None,
+            follow_up_of: previous,
+            suppress_ack: no_auto_reply,
+            attachments: stored,
+        },
+        now,
+    )
+    .await?;
+    remember(txn, p, t.id, None, now).await?;
+    Ok(t)
+}
+
+async fn default_category(conn: &impl ConnectionTrait) -> Result<String> {
+    let cats = tickets::active_categories(conn).await?;
+    Ok(cats
+        .iter()
+        .find(|c| c.as_str() == "general")
+        .or(cats.first())
+        .cloned()
+        .unwrap_or_else(|| "general".into()))
+}
+
+/// Cuts text to `max` characters; the full original then travels as `message.txt`.
+fn fit(text: &str, max: usize, original: &str) -> (String, Option<String>) {
+    if text.chars().count() <= max {
+        return (text.to_string(), None);
+    }
+    let note = "\n\n[… truncated: the full message is attached as message.txt]";
+    let keep = max - note.chars().count();
+    let cut: String = text.chars().take(keep).collect();
+    (format!("{cut}{note}"), Some(original.to_string()))
+}
+
+async fn text_attachment(ctx: &Ctx, text: Option<String>) -> Result<Vec<NewAttachment>> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    let sha = attachments::store_bytes(&ctx.config.data_dir, text.as_bytes()).await?;
+    Ok(vec![NewAttachment {
+        filename: "message.txt".into(),
+        content_type: "text/plain".into(),
+        size: text.len() as i64,
+        sha256: sha,
+        inline_cid: None,
+    }])
+}
+
+fn body_with_notes(text: &str, notes: &[String]) -> String {
+    let mut body = text.trim().to_string();
+    if body.is_empty() {
+        body = "(no text)".into();
+    }
+    for n in notes {
+        body.push_str("\n\n");
+        body.push_str(n);
+    }
+    body
+}
+
+/// Files kept from a message, and notes about the ones refused.
+struct Files {
+    stored: Vec<NewAttachment>,
+    notes: Vec<String>,
+}
+
+async fn store_files(ctx: &Ctx, p: &Parsed) -> Result<Files> {
+    let mut stored = Vec::new();
+    let mut notes = Vec::new();
+    for a in &p.attachments {
+        let verdict = if a.bytes.len() > ctx.config.max_attachment_bytes {
+            Err(Refusal::TooLarge)
+        } else {
+            attachments::sniff(&a.bytes, &a.filename)
+        };
+        match verdict {
+            Ok(content_type) => {
+                let sha = attachments::store_bytes(&ctx.config.data_dir, &a.bytes).await?;
+                stored.push(NewAttachment {
+                    filename: a.filename.clone(),
+                    content_type,
+                    size: a.bytes.len() as i64,
+                    sha256: sha,
+                    inline_cid: a.inline_cid.clone(),
+                });
+            }
+            Err(Refusal::Executable) => notes.push(format!(
+                "[attachment {} removed: executable files are not accepted]",
+                a.filename
+            )),
+            Err(Refusal::TooLarge) => notes.push(format!(
+                "[attachment {} removed: larger than {} MB]",
+                a.filename,
+                ctx.config.max_attachment_bytes / (1024 * 1024)
+            )),
+        }
+    }
+    Ok(Files { stored, notes })
+}
+
+/// Stores the message's Message-ID so later replies thread by header.
+async fn remember(
+    txn: &DatabaseTransaction,
+    p: &Parsed,
+    ticket_id: i64,
+    message_row: Option<i64>,
+    now: i64,
+) -> Result<()> {
+    if let Some(mid) = &p.message_id {
+        mail_id::ActiveModel {
+            message_id: Set(mid.clone()),
+            ticket_id: Set(ticket_id),
+            message_row: Set(message_row),
+            direction: Set("in".into()),
+            created_at: Set(now),
+        }
+        .insert(txn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn bounce(ctx: &Ctx, p: &Parsed, reason: &str, now: i64) -> Result<Intake> {
+    let mut named: Vec<String> = p.body_message_ids.clone();
+    named.extend(p.in_reply_to.iter().cloned());
+    named.extend(p.references.iter().cloned());
+    let detail = if p.diagnostic.is_empty() {
+        reason.to_string()
+    } else {
+        format!("bounced: {}", p.diagnostic)
+    };
+    let txn = ctx.db.write.begin().await?;
+    let marked = job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value("bounced"))
+        .col_expr(job::Column::LastError, Expr::value(detail.clone()))
+        .col_expr(job::Column::UpdatedAt, Expr::value(now))
+        .filter(job::Column::Channel.eq("email"))
+        .filter(job::Column::IdempotencyKey.is_in(named))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    let out = Intake::Bounce { marked };
+    log(&txn, p, &out, &detail, now).await?;
+    txn.commit().await?;
+    Ok(out)
+}
+
+async fn log_only(ctx: &Ctx, p: &Parsed, out: &Intake, reason: &str, now: i64) -> Result<()> {
+    log(&ctx.db.write, p, out, reason, now).await
+}
+
+async fn log(
+    conn: &impl ConnectionTrait,
+    p: &Parsed,
+    out: &Intake,
+    reason: &str,
+    now: i64,
+) -> Result<()> {
+    inbound_mail::ActiveModel {
+        message_id: Set(p.message_id.clone()),
+        sender: Set(p.sender.as_ref().map(|s| s.1.clone()).unwrap_or_default()),
+        subject: Set(p.subject.chars().take(300).collect()),
+        outcome: Set(out.name().into()),
+        reason: Set(reason.chars().take(1000).collect()),
+        ticket_id: Set(out.ticket_id()),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
