@@ -4,6 +4,7 @@ pub mod api;
 pub mod app;
 pub mod attachments;
 pub mod auth;
+pub mod bench;
 pub mod canned;
 pub mod clock;
 pub mod config;

@@ -1,4 +1,5 @@
-//! The `triage` command: serve | worker | mailgate | migrate | user create | demo-data | backup.
+//! The `triage` command: serve | worker | mailgate | migrate | user create | demo-data | backup |
+//! bench.
 
 use clap::{Parser, Subcommand};
 use std::io::{IsTerminal, Read};
@@ -55,12 +56,58 @@ enum Command {
         #[command(subcommand)]
         action: UserCommand,
     },
+    /// Benchmark: seed N tickets in bulk, then drive the HTTP API from K clients per scenario.
+    Bench(BenchArgs),
     /// Load a realistic sample: agents, customers, tickets with threads and history.
     DemoData {
         /// Number of tickets.
         #[arg(long, default_value_t = 500)]
         tickets: usize,
     },
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    /// Benchmark a running Triage at this URL instead of starting one.
+    #[arg(long)]
+    url: Option<String>,
+    /// Staff e-mail to log in with (`--url`); the password comes from TRIAGE_BENCH_PASSWORD.
+    #[arg(long)]
+    email: Option<String>,
+    /// API token for `--url` (instead of --email).
+    #[arg(long, env = "TRIAGE_BENCH_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Tickets in the database before the scenarios run (own server; topped up in bulk).
+    #[arg(long, default_value_t = 100_000)]
+    tickets: usize,
+    /// Concurrent clients for reads, search and comments.
+    #[arg(long, default_value_t = 16)]
+    clients: usize,
+    /// Concurrent clients for the create scenario.
+    #[arg(long, default_value_t = 32)]
+    create_clients: usize,
+    /// Seconds per scenario.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Comma-separated scenarios: create, get, list, list_deep, search, comment, mixed.
+    #[arg(
+        long,
+        default_value = "create,get,list,list_deep,search,comment,mixed",
+        value_delimiter = ','
+    )]
+    scenarios: Vec<String>,
+    /// Write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Own server on this PostgreSQL database instead of a temporary SQLite file.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// SQLite `synchronous` mode of the own server: full (default, power-loss safe) or normal.
+    #[arg(long, default_value = "full")]
+    sqlite_synchronous: String,
+    /// Pages of a filtered list walked to collect deep cursors.
+    #[arg(long, default_value_t = 200)]
+    deep_pages: usize,
 }
 
 #[derive(Subcommand)]
@@ -158,8 +205,8 @@ async fn mailgate(config: Config) -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut config = Config::load(cli.config.as_deref())?;
-    if let Some(d) = cli.data_dir {
-        config.data_dir = d;
+    if let Some(d) = &cli.data_dir {
+        config.data_dir = d.clone();
     }
     match cli.command {
         Command::Mailgate => Ok(mailgate(config).await),
@@ -243,6 +290,26 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             });
             triage::db::backup::backup(&ctx.db, &ctx.config, &out).await?;
             println!("backup written to {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(b) => {
+            let opts = triage::bench::BenchOptions {
+                url: b.url,
+                email: b.email,
+                password: std::env::var("TRIAGE_BENCH_PASSWORD").ok(),
+                token: b.token,
+                tickets: b.tickets,
+                clients: b.clients.max(1),
+                create_clients: b.create_clients.max(1),
+                seconds: b.seconds.max(1),
+                scenarios: b.scenarios,
+                json: b.json,
+                database_url: b.database_url,
+                data_dir: cli.data_dir.clone(),
+                sqlite_synchronous: b.sqlite_synchronous,
+                deep_pages: b.deep_pages,
+            };
+            triage::bench::run(opts).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::DemoData { tickets } => {

@@ -31,6 +31,12 @@ pub struct Db {
 }
 
 impl Db {
+    /// Closes both pools (SQLite checkpoints its WAL when the last connection goes).
+    pub async fn close(&self) {
+        let _ = self.read.clone().close().await;
+        let _ = self.write.clone().close().await;
+    }
+
     /// Connects from a URL; an empty URL means `triage.db` in the data dir.
     pub async fn connect(config: &Config) -> anyhow::Result<Db> {
         let (url, data_dir, pool_size) = (

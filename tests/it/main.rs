@@ -9,6 +9,7 @@ mod admin;
 mod attachments;
 mod auth;
 mod autoassign;
+mod bench;
 mod browser;
 mod canned;
 mod crash;

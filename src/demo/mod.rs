@@ -1,5 +1,6 @@
 //! Demo data: agents, customers and tickets with threads, notes and history, created through the
-//! same service functions as real traffic, spread over the last 60 days.
+//! same service functions as real traffic, spread over the last 60 days; large sets go through
+//! the bulk path in `bulk`.
 
 use rand::Rng;
 use rand::seq::IndexedRandom;
@@ -18,171 +19,11 @@ use crate::users::service::{self as users, NewUser};
 /// Password of every demo account.
 pub const DEMO_PASSWORD: &str = "triage-demo";
 
-const FIRST: &[&str] = &[
-    "Ada",
-    "Grace",
-    "Linus",
-    "Margaret",
-    "Ken",
-    "Barbara",
-    "Dennis",
-    "Frances",
-    "Alan",
-    "Radia",
-    "Tim",
-    "Hedy",
-    "John",
-    "Katherine",
-    "Edsger",
-    "Anita",
-    "Guido",
-    "Sophie",
-    "Bjarne",
-    "Mary",
-];
-const LAST: &[&str] = &[
-    "Lovelace",
-    "Hopper",
-    "Torvalds",
-    "Hamilton",
-    "Thompson",
-    "Liskov",
-    "Ritchie",
-    "Allen",
-    "Turing",
-    "Perlman",
-    "Berners-Lee",
-    "Lamarr",
-    "Backus",
-    "Johnson",
-    "Dijkstra",
-    "Borg",
-    "van Rossum",
-    "Wilson",
-    "Stroustrup",
-    "Shaw",
-];
+mod bulk;
+mod text;
 
-/// (category, subject, description) samples.
-const SAMPLES: &[(&str, &str, &str)] = &[
-    (
-        "account",
-        "Cannot log in after password reset",
-        "I reset my password this morning but the login page keeps saying my credentials are invalid. I tried two browsers.",
-    ),
-    (
-        "account",
-        "Please change the email on my account",
-        "I moved to a new company and need my account email changed from my old address. How can I do that?",
-    ),
-    (
-        "account",
-        "Two-factor codes are rejected",
-        "My authenticator app codes are always rejected. The phone clock is set automatically.",
-    ),
-    (
-        "billing",
-        "Charged twice this month",
-        "My card statement shows two charges for the November invoice. Please refund the duplicate.",
-    ),
-    (
-        "billing",
-        "Need an invoice with our VAT number",
-        "Our accounting department needs the last three invoices re-issued with our VAT number on them.",
-    ),
-    (
-        "billing",
-        "Downgrade plan at end of cycle",
-        "We would like to move from the Business plan to Team at the end of the current billing cycle.",
-    ),
-    (
-        "technical",
-        "API returns 502 intermittently",
-        "Roughly one request in fifty to the orders endpoint returns 502 Bad Gateway since yesterday evening.",
-    ),
-    (
-        "technical",
-        "Webhook deliveries are delayed",
-        "Webhooks arrive 10 to 20 minutes late. Our integration depends on near-real-time delivery.",
-    ),
-    (
-        "technical",
-        "VPN connection drops every hour",
-        "The VPN client disconnects every hour on the hour and needs a manual reconnect. Logs attached on request.",
-    ),
-    (
-        "bug",
-        "Export to CSV cuts off long descriptions",
-        "When I export reports to CSV, descriptions longer than 255 characters are truncated.",
-    ),
-    (
-        "bug",
-        "Dashboard chart shows wrong week",
-        "The weekly chart on the dashboard labels the current week as last week. Time zone is Europe/Berlin.",
-    ),
-    (
-        "bug",
-        "Error 500 when uploading a PNG",
-        "Uploading a PNG screenshot larger than 2 MB fails with an error 500 page. Smaller files work.",
-    ),
-    (
-        "feature_request",
-        "Dark mode for the portal",
-        "Could you add a dark mode? Our team works night shifts and the white background is harsh.",
-    ),
-    (
-        "feature_request",
-        "Slack notifications per project",
-        "I need Slack notifications routed to a different channel for each of our projects.",
-    ),
-    (
-        "feature_request",
-        "Bulk edit for contacts",
-        "It would save us hours if we could edit the company field for many contacts at once.",
-    ),
-    (
-        "question",
-        "How do I add a team member?",
-        "How do I invite a colleague to our workspace so they can see our tickets too?",
-    ),
-    (
-        "question",
-        "Where can I find the API documentation?",
-        "I am building an integration. Where is the API reference and is there a sandbox?",
-    ),
-    (
-        "question",
-        "Is there a data retention policy?",
-        "Our compliance team asks how long you keep ticket data and attachments after closing.",
-    ),
-    (
-        "general",
-        "Thank you for the quick help",
-        "Just wanted to say thanks to the support team for sorting out our issue so quickly last week.",
-    ),
-    (
-        "general",
-        "Office closed over the holidays?",
-        "Will support be available between Christmas and New Year, and with what hours?",
-    ),
-];
-
-const AGENT_REPLIES: &[&str] = &[
-    "Thanks for reaching out. I am looking into this now and will update you shortly.",
-    "Could you send us the exact time this happened and a screenshot of the error?",
-    "We found the cause and deployed a fix. Could you check whether it works for you now?",
-    "I have forwarded this to our engineering team; we will keep you posted here.",
-];
-const CUSTOMER_REPLIES: &[&str] = &[
-    "Thanks, here are the details you asked for: it happened around 10:15 this morning.",
-    "Yes, that fixed it. Thank you!",
-    "It is still happening for me, unfortunately.",
-];
-const NOTES: &[&str] = &[
-    "Checked the logs: matches the incident from last Tuesday.",
-    "Customer is on the Business plan; priority support applies.",
-    "Escalated to engineering, see internal thread.",
-];
+pub use bulk::{BulkReport, seed_bulk};
+use text::{AGENT_REPLIES, CUSTOMER_REPLIES, FIRST, LAST, NOTES, SAMPLES};
 
 async fn ensure_user(ctx: &Ctx, email: &str, name: &str, role: Role) -> anyhow::Result<Actor> {
     let u = match users::find_by_email(&ctx.db.read, email).await? {
@@ -215,6 +56,10 @@ pub async fn load_if_empty(ctx: &Ctx, tickets: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Above this many tickets the demo goes through the bulk path (rows written directly, with
+/// fewer history rows) instead of the service layer.
+pub const RICH_LIMIT: usize = 2_000;
+
 /// Creates the demo accounts and `n` tickets, then prints the logins.
 pub async fn load(ctx: &Ctx, n: usize) -> anyhow::Result<()> {
     let admin = ensure_user(ctx, "admin@demo.triage.dev", "Dana Admin", Role::Admin).await?;
@@ -245,6 +90,22 @@ pub async fn load(ctx: &Ctx, n: usize) -> anyhow::Result<()> {
             )
             .await?,
         );
+    }
+    if n > RICH_LIMIT {
+        let ids: Vec<i64> = agents.iter().map(|a| a.id).collect();
+        let progress = |done: usize, total: usize| {
+            eprint!("\r  seeding tickets {done}/{total}");
+            if done == total {
+                eprintln!();
+            }
+        };
+        let r = seed_bulk(ctx, &ids, n, &progress).await?;
+        println!(
+            "Bulk data loaded: {} tickets, {} messages, {} contacts in {:.1} s.",
+            r.tickets, r.messages, r.customers, r.seconds
+        );
+        print_logins();
+        return Ok(());
     }
     // A context whose clock starts 60 days ago and walks forward, so history looks lived-in.
     let clock = Clock::default();
@@ -382,11 +243,14 @@ pub async fn load(ctx: &Ctx, n: usize) -> anyhow::Result<()> {
         }
     }
     let total_users = user::Entity::find().count(&ctx.db.read).await?;
-    println!(
-        "Demo data loaded: {n} tickets, {total_users} users. Log in with password '{DEMO_PASSWORD}' as:"
-    );
+    println!("Demo data loaded: {n} tickets, {total_users} users.");
+    print_logins();
+    Ok(())
+}
+
+fn print_logins() {
+    println!("Log in with password '{DEMO_PASSWORD}' as:");
     println!("  admin     admin@demo.triage.dev");
     println!("  agents    agent1@demo.triage.dev, agent2@demo.triage.dev, agent3@demo.triage.dev");
     println!("  customers customer1@example.com … customer20@example.com");
-    Ok(())
 }

@@ -1,0 +1,509 @@
+//! Bulk seeding for large data sets (`demo-data --tickets N` past a few thousand, and
+//! `triage bench`): multi-row INSERTs in large transactions straight into the tables. Rows have
+//! the shapes the service layer writes: SLA fields from the pure clock (alerts that would have
+//! fired marked as sent, so the first sweep is not a storm), counters and the search index kept
+//! by the schema's own triggers, threads of public replies and internal notes.
+
+use std::time::Instant;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait, Value};
+
+use super::text::{AGENT_REPLIES, AREAS, CUSTOMER_REPLIES, DETAILS, FIRST, LAST, NOTES, SAMPLES};
+use crate::context::Ctx;
+use crate::sla::{self, Clock, Policy};
+use crate::tickets::model::{Priority, Status};
+
+const DAY: i64 = 86_400_000_000;
+const MINUTE: i64 = 60_000_000;
+/// Rows per transaction: big enough that commits (fsync) do not dominate.
+const BATCH: usize = 20_000;
+/// Bound values per statement; under SQLite's 32,766 and PostgreSQL's 65,535.
+const MAX_PARAMS: usize = 30_000;
+const CRCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// What a bulk seed wrote and how long it took.
+#[derive(Debug, Clone)]
+pub struct BulkReport {
+    /// Tickets inserted.
+    pub tickets: usize,
+    /// Messages (replies and notes) inserted.
+    pub messages: usize,
+    /// Customer contacts inserted.
+    pub customers: usize,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+struct Pools {
+    agents: Vec<i64>,
+    customers: Vec<i64>,
+    categories: Vec<String>,
+    policies: Vec<(Priority, Policy)>,
+}
+
+/// Inserts `n` tickets spread over the last year, with customers (one per ~50 tickets) and
+/// threads, assigned among `agents`. `progress(done, n)` is called after each transaction.
+pub async fn seed_bulk(
+    ctx: &Ctx,
+    agents: &[i64],
+    n: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> anyhow::Result<BulkReport> {
+    let started = Instant::now();
+    anyhow::ensure!(!agents.is_empty(), "bulk seeding needs at least one agent");
+    let customers = insert_customers(ctx, (n / 50).clamp(20, 20_000)).await?;
+    let categories: Vec<String> = ctx
+        .db
+        .read
+        .query_all_raw(Statement::from_string(
+            ctx.db.backend,
+            "SELECT slug FROM categories WHERE active ORDER BY position, id",
+        ))
+        .await?
+        .iter()
+        .filter_map(|r| r.try_get_by_index::<String>(0).ok())
+        .collect();
+    anyhow::ensure!(
+        !categories.is_empty(),
+        "no active categories to file tickets under"
+    );
+    let mut policies = Vec::new();
+    for p in [
+        Priority::Low,
+        Priority::Medium,
+        Priority::High,
+        Priority::Urgent,
+    ] {
+        policies.push((p, sla::store::policy(&ctx.db.read, p).await?));
+    }
+    let pools = Pools {
+        agents: agents.to_vec(),
+        customers: customers.clone(),
+        categories,
+        policies,
+    };
+    let first_id: i64 = scalar(ctx, "SELECT COALESCE(MAX(id), 0) + 1 FROM tickets").await?;
+    let now = ctx.clock.now_micros();
+    let mut rng = SmallRng::seed_from_u64(0x7121_a6e5 ^ first_id as u64);
+    let mut messages = 0;
+    let mut done = 0;
+    while done < n {
+        let take = BATCH.min(n - done);
+        let mut tickets = Vec::with_capacity(take);
+        let mut thread = Vec::with_capacity(take * 2);
+        let mut events = Vec::with_capacity(take);
+        for k in 0..take {
+            let i = done + k;
+            let id = first_id + i as i64;
+            let created = now - 365 * DAY + (i as i64 * 365 * DAY) / n.max(1) as i64
+                - rng.random_range(0..MINUTE * 30);
+            let row = ticket_row(ctx, &pools, &mut rng, id, created.min(now - MINUTE), now);
+            thread.extend(row.messages);
+            events.push(vec![
+                Value::from(id),
+                Value::from(row.requester),
+                Value::from("created"),
+                row.values[1].clone(),
+                Value::from(row.created),
+            ]);
+            tickets.push(row.values);
+        }
+        messages += thread.len();
+        let txn = ctx.db.write.begin().await?;
+        insert_rows(&txn, ctx.db.backend, "tickets", TICKET_COLS, &tickets).await?;
+        insert_rows(
+            &txn,
+            ctx.db.backend,
+            "messages",
+            &[
+                "ticket_id",
+                "author_id",
+                "body",
+                "internal",
+                "channel",
+                "created_at",
+            ],
+            &thread,
+        )
+        .await?;
+        insert_rows(
+            &txn,
+            ctx.db.backend,
+            "ticket_events",
+            &["ticket_id", "actor_id", "field", "new_value", "created_at"],
+            &events,
+        )
+        .await?;
+        txn.commit().await?;
+        done += take;
+        progress(done, n);
+    }
+    if ctx.db.backend == DatabaseBackend::Postgres {
+        // Explicit ids leave the sequence behind; move it past them.
+        ctx.db
+            .write
+            .execute_unprepared(
+                "SELECT setval(pg_get_serial_sequence('tickets', 'id'), (SELECT MAX(id) FROM tickets))",
+            )
+            .await?;
+        ctx.db.write.execute_unprepared("ANALYZE").await?;
+    } else {
+        ctx.db.write.execute_unprepared("PRAGMA optimize").await?;
+    }
+    Ok(BulkReport {
+        tickets: n,
+        messages,
+        customers: customers.len(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+const TICKET_COLS: &[&str] = &[
+    "id",
+    "number",
+    "subject",
+    "description",
+    "category",
+    "priority",
+    "priority_rank",
+    "status",
+    "requester_id",
+    "assignee_id",
+    "channel",
+    "created_at",
+    "updated_at",
+    "first_response_at",
+    "resolved_at",
+    "closed_at",
+    "first_response_due_at",
+    "resolution_due_at",
+    "sla_paused_at",
+    "sla_paused_micros",
+    "sla_alerts",
+    "sla_next_at",
+];
+
+struct TicketRow {
+    values: Vec<Value>,
+    messages: Vec<Vec<Value>>,
+    requester: i64,
+    created: i64,
+}
+
+/// A ticket of realistic shape: status by age, an agent reply when someone responded, the
+/// customer answering on some, internal notes on others.
+fn ticket_row(
+    ctx: &Ctx,
+    pools: &Pools,
+    rng: &mut SmallRng,
+    id: i64,
+    created: i64,
+    now: i64,
+) -> TicketRow {
+    let age = now - created;
+    let status = pick_status(rng, age);
+    let priority = match rng.random_range(0..100) {
+        0..30 => Priority::Low,
+        30..75 => Priority::Medium,
+        75..95 => Priority::High,
+        _ => Priority::Urgent,
+    };
+    let (sample_cat, subject, body) = SAMPLES[rng.random_range(0..SAMPLES.len())];
+    let category = if pools.categories.iter().any(|c| c == sample_cat) {
+        sample_cat.to_string()
+    } else {
+        pools.categories[rng.random_range(0..pools.categories.len())].clone()
+    };
+    let area = AREAS[rng.random_range(0..AREAS.len())];
+    let subject = format!("{subject} ({area})");
+    let description = format!(
+        "{body} {} {} Reference #{}.",
+        DETAILS[rng.random_range(0..DETAILS.len())],
+        DETAILS[rng.random_range(0..DETAILS.len())],
+        rng.random_range(10_000..99_999)
+    );
+    let requester = pools.customers[rng.random_range(0..pools.customers.len())];
+    let agent = pools.agents[rng.random_range(0..pools.agents.len())];
+    let assignee = (status != Status::Open).then_some(agent);
+    let responded = !matches!(status, Status::Open | Status::Assigned);
+    let span = |lo: i64, hi: i64, r: &mut SmallRng| r.random_range(lo..hi).min(age.max(2) - 1);
+    let first_response = responded.then(|| created + span(10 * MINUTE, 8 * 60 * MINUTE, rng));
+    let resolved = matches!(status, Status::Resolved | Status::Closed).then(|| {
+        created + span(60 * MINUTE, 5 * DAY, rng).max(first_response.unwrap_or(0) - created + 1)
+    });
+    let closed = (status == Status::Closed).then(|| {
+        resolved
+            .map(|r| (r + 3 * DAY).min(now - MINUTE))
+            .unwrap_or(created)
+    });
+    let updated = closed.or(resolved).or(first_response).unwrap_or(created);
+
+    let policy = pools
+        .policies
+        .iter()
+        .find(|(p, _)| *p == priority)
+        .map(|(_, pol)| pol.clone())
+        .unwrap_or_else(|| Policy::default_for(priority));
+    let plan = sla::plan(
+        &policy,
+        created,
+        status,
+        responded,
+        Clock {
+            paused_at: None,
+            paused_micros: 0,
+            alerts: 0,
+        },
+        updated,
+    );
+    // Alerts that would have fired by now count as sent.
+    let (_, alerts) = sla::due_alerts(&plan.schedule, plan.clock.alerts, responded, now);
+    let next_at = if plan.clock.paused_at.is_some() {
+        None
+    } else {
+        sla::next_after(&plan.schedule, alerts, responded)
+    };
+
+    let mut messages = Vec::new();
+    let mut message = |author: i64, body: &str, internal: bool, channel: &str, at: i64| {
+        messages.push(vec![
+            Value::from(id),
+            Value::from(author),
+            Value::from(body.to_string()),
+            Value::from(internal),
+            Value::from(channel.to_string()),
+            Value::from(at),
+        ]);
+    };
+    if let Some(at) = first_response {
+        if rng.random_range(0..5) == 0 {
+            message(
+                agent,
+                NOTES[rng.random_range(0..NOTES.len())],
+                true,
+                "web",
+                at - 1,
+            );
+        }
+        message(
+            agent,
+            AGENT_REPLIES[rng.random_range(0..AGENT_REPLIES.len())],
+            false,
+            "web",
+            at,
+        );
+        if rng.random_range(0..5) < 2 {
+            let reply = CUSTOMER_REPLIES[rng.random_range(0..CUSTOMER_REPLIES.len())];
+            message(
+                requester,
+                reply,
+                false,
+                "email",
+                (at + 30 * MINUTE).min(updated.max(at)),
+            );
+        }
+    }
+    let channel = ["web", "portal", "email", "api"][rng.random_range(0..4)];
+    let number = format!(
+        "{}-{}-{}",
+        ctx.config.ticket_prefix,
+        crate::clock::from_micros(created).format("%Y%m%d"),
+        scrambled(id)
+    );
+    let values = vec![
+        Value::from(id),
+        Value::from(number),
+        Value::from(subject),
+        Value::from(description),
+        Value::from(category),
+        Value::from(priority.as_str()),
+        Value::from(priority.rank()),
+        Value::from(status.as_str()),
+        Value::from(requester),
+        Value::from(assignee),
+        Value::from(channel),
+        Value::from(created),
+        Value::from(updated),
+        Value::from(first_response),
+        Value::from(resolved),
+        Value::from(closed),
+        Value::from(plan.schedule.first_response_due),
+        Value::from(plan.schedule.resolution_due),
+        Value::from(plan.clock.paused_at),
+        Value::from(plan.clock.paused_micros),
+        Value::from(alerts),
+        Value::from(next_at),
+    ];
+    TicketRow {
+        values,
+        messages,
+        requester,
+        created,
+    }
+}
+
+/// Older tickets are mostly done; recent ones spread over the working states.
+fn pick_status(rng: &mut SmallRng, age: i64) -> Status {
+    let roll = rng.random_range(0..100);
+    if age > 14 * DAY {
+        return match roll {
+            0..70 => Status::Closed,
+            70..92 => Status::Resolved,
+            92..95 => Status::Waiting,
+            95..97 => Status::OnHold,
+            97..99 => Status::InProgress,
+            _ => Status::Reopened,
+        };
+    }
+    match roll {
+        0..18 => Status::Open,
+        18..30 => Status::Assigned,
+        30..50 => Status::InProgress,
+        50..62 => Status::Waiting,
+        62..67 => Status::OnHold,
+        67..85 => Status::Resolved,
+        85..96 => Status::Closed,
+        _ => Status::Reopened,
+    }
+}
+
+/// Eight Crockford characters from the id through a bijection on 40 bits: unique per id, but
+/// not sequential-looking.
+fn scrambled(id: i64) -> String {
+    let mut x = (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15_u64 | 1) & ((1 << 40) - 1);
+    x ^= x >> 17;
+    let mut out = [0u8; 8];
+    for c in out.iter_mut().rev() {
+        *c = CRCKFORD[(x & 31) as usize];
+        x >>= 5;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn insert_customers(ctx: &Ctx, count: usize) -> anyhow::Result<Vec<i64>> {
+    let now = ctx.clock.now_micros();
+    let rows: Vec<Vec<Value>> = (0..count)
+        .map(|i| {
+            let name = format!(
+                "{} {}",
+                FIRST[i % FIRST.len()],
+                LAST[(i / FIRST.len() + i) % LAST.len()]
+            );
+            vec![
+                Value::from(format!("contact{}@customers.example", i + 1)),
+                Value::from(name),
+                Value::from("customer"),
+                Value::from(now),
+                Value::from(now),
+            ]
+        })
+        .collect();
+    let txn = ctx.db.write.begin().await?;
+    for chunk in rows.chunks(MAX_PARAMS / 5) {
+        let sql = format!(
+            "{} ON CONFLICT (email) DO NOTHING",
+            insert_sql(
+                ctx.db.backend,
+                "users",
+                &["email", "name", "role", "created_at", "updated_at"],
+                chunk.len()
+            )
+        );
+        txn.execute_raw(Statement::from_sql_and_values(
+            ctx.db.backend,
+            sql,
+            chunk.concat(),
+        ))
+        .await?;
+    }
+    txn.commit().await?;
+    let ids = ctx
+        .db
+        .read
+        .query_all_raw(Statement::from_string(
+            ctx.db.backend,
+            "SELECT id FROM users WHERE email LIKE 'contact%@customers.example' AND role = 'customer' ORDER BY id",
+        ))
+        .await?
+        .iter()
+        .filter_map(|r| r.try_get_by_index::<i64>(0).ok())
+        .collect();
+    Ok(ids)
+}
+
+async fn insert_rows(
+    conn: &impl ConnectionTrait,
+    backend: DatabaseBackend,
+    table: &str,
+    cols: &[&str],
+    rows: &[Vec<Value>],
+) -> anyhow::Result<()> {
+    for chunk in rows.chunks((MAX_PARAMS / cols.len()).max(1)) {
+        let sql = insert_sql(backend, table, cols, chunk.len());
+        conn.execute_raw(Statement::from_sql_and_values(backend, sql, chunk.concat()))
+            .await?;
+    }
+    Ok(())
+}
+
+fn insert_sql(backend: DatabaseBackend, table: &str, cols: &[&str], rows: usize) -> String {
+    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", cols.join(", "));
+    let mut n = 0;
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..cols.len() {
+            if c > 0 {
+                sql.push(',');
+            }
+            n += 1;
+            match backend {
+                DatabaseBackend::Postgres => sql.push_str(&format!("${n}")),
+                _ => sql.push('?'),
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+async fn scalar(ctx: &Ctx, sql: &str) -> anyhow::Result<i64> {
+    let row = ctx
+        .db
+        .read
+        .query_one_raw(Statement::from_string(ctx.db.backend, sql))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no row from {sql}"))?;
+    Ok(row.try_get_by_index::<i64>(0)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scrambled_numbers_are_unique_and_eight_characters() {
+        let mut seen = std::collections::HashSet::new();
+        for id in 1..200_000 {
+            let s = scrambled(id);
+            assert_eq!(s.len(), 8);
+            assert!(seen.insert(s), "duplicate at {id}");
+        }
+    }
+
+    #[test]
+    fn placeholders_follow_the_dialect() {
+        assert_eq!(
+            insert_sql(DatabaseBackend::Postgres, "t", &["a", "b"], 2),
+            "INSERT INTO t (a, b) VALUES ($1,$2),($3,$4)"
+        );
+        assert_eq!(
+            insert_sql(DatabaseBackend::Sqlite, "t", &["a"], 2),
+            "INSERT INTO t (a) VALUES (?),(?)"
+        );
+    }
+}

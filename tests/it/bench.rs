@@ -1,0 +1,136 @@
+//! The bulk seeder and `triage bench`'s load driver against the real app.
+
+use crate::both_backends;
+use crate::harness::{Backend, TestApp, pg_url};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::json;
+use triage::db::entities::{message, ticket};
+use triage::tickets::model::Role;
+
+both_backends!(
+    bulk_seeded_tickets_look_like_real_ones,
+    |app: TestApp| async move {
+        let (_, admin) = app.user(Role::Admin, "Lead").await;
+        let (agent, _) = app.user(Role::Agent, "Sam").await;
+        let r = triage::demo::seed_bulk(&app.ctx, &[agent], 3000, &|_, _| {})
+            .await
+            .expect("seed");
+        assert_eq!(r.tickets, 3000);
+        assert!(r.messages > 1000, "threads seeded: {}", r.messages);
+        // Counters kept by the triggers agree with the rows.
+        let stats = app.get("/api/v1/stats", &admin).await;
+        let stats = stats.ok(200);
+        assert_eq!(stats["total"], 3000);
+        let by_status: i64 = stats["by_status"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_i64().unwrap())
+            .sum();
+        assert_eq!(by_status, 3000);
+        assert!(stats["by_status"]["closed"].as_i64().unwrap() > 1000);
+        assert!(stats["by_status"]["open"].as_i64().unwrap() > 0);
+        // The search index has them.
+        let found = app.get("/api/v1/tickets?q=refund&limit=100", &admin).await;
+        let found = found.ok(200)["data"].as_array().unwrap().clone();
+        assert!(!found.is_empty());
+        for t in &found {
+            let text = format!("{} {}", t["subject"], t["description"]).to_lowercase();
+            assert!(text.contains("refund"), "{text}");
+        }
+        // A closed ticket has a thread, due times and history.
+        let closed = ticket::Entity::find()
+            .filter(ticket::Column::Status.eq("closed"))
+            .one(&app.ctx.db.read)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(closed.first_response_at.is_some() && closed.closed_at.is_some());
+        assert!(closed.resolved_at.unwrap() >= closed.first_response_at.unwrap());
+        assert!(closed.resolution_due_at.is_some());
+        let thread = app
+            .get(&format!("/api/v1/tickets/{}/comments", closed.id), &admin)
+            .await;
+        assert!(!thread.ok(200).as_array().unwrap().is_empty());
+        let history = app
+            .get(&format!("/api/v1/tickets/{}/history", closed.id), &admin)
+            .await;
+        assert!(!history.ok(200).as_array().unwrap().is_empty());
+        // Alerts that would have fired are marked sent: the first sweep is not a storm.
+        let now = app.ctx.clock.now_micros();
+        let due = ticket::Entity::find()
+            .filter(ticket::Column::SlaNextAt.lte(now))
+            .count(&app.ctx.db.read)
+            .await
+            .unwrap();
+        assert_eq!(due, 0);
+        // Normal writes continue after the bulk ids (the PostgreSQL sequence moved on).
+        let t = app.ticket(&admin, "After the bulk load", "high").await;
+        assert!(t["id"].as_i64().unwrap() > closed.id);
+        // Topping up adds to what is there.
+        triage::demo::seed_bulk(&app.ctx, &[agent], 500, &|_, _| {})
+            .await
+            .expect("top up");
+        let total = ticket::Entity::find()
+            .count(&app.ctx.db.read)
+            .await
+            .unwrap();
+        assert_eq!(total, 3501);
+        let orphans = message::Entity::find()
+            .filter(message::Column::TicketId.gt(total as i64 + 10))
+            .count(&app.ctx.db.read)
+            .await
+            .unwrap();
+        assert_eq!(orphans, 0);
+    }
+);
+
+both_backends!(
+    bench_drives_every_scenario_without_errors,
+    |app: TestApp| async move {
+        let (_, admin) = app.user(Role::Admin, "Lead").await;
+        let (agent, _) = app.user(Role::Agent, "Sam").await;
+        triage::demo::seed_bulk(&app.ctx, &[agent], 1500, &|_, _| {})
+            .await
+            .expect("seed");
+        let out = std::env::temp_dir().join(format!("bench-{}.json", uuid::Uuid::new_v4()));
+        let report = triage::bench::run(triage::bench::BenchOptions {
+            url: Some(app.base.clone()),
+            email: None,
+            password: None,
+            token: Some(admin.clone()),
+            tickets: 0,
+            clients: 2,
+            create_clients: 2,
+            seconds: 1,
+            scenarios: triage::bench::load::SCENARIOS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            json: Some(out.clone()),
+            database_url: None,
+            data_dir: None,
+            sqlite_synchronous: "full".into(),
+            deep_pages: 5,
+        })
+        .await
+        .expect("bench");
+        assert_eq!(report.results.len(), 7);
+        for r in &report.results {
+            assert!(r.ok > 0, "{} did nothing", r.scenario);
+            assert_eq!(r.errors, 0, "{}: {:?}", r.scenario, r.first_error);
+            assert!(r.p50_ms <= r.p99_ms && r.p99_ms <= r.max_ms);
+        }
+        // Every acknowledged create is in the database.
+        let created = report.results[0].ok;
+        let total = ticket::Entity::find()
+            .count(&app.ctx.db.read)
+            .await
+            .unwrap();
+        assert!(total >= 1500 + created, "{total} < 1500 + {created}");
+        let saved: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        assert_eq!(saved["results"][0]["scenario"], json!("create"));
+        let _ = std::fs::remove_file(out);
+    }
+);
