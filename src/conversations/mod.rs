@@ -2,7 +2,6 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use serde::Serialize;
 use std::collections::HashMap;
@@ -126,25 +125,34 @@ pub async fn add_with_files(
     files: Vec<attachments::NewAttachment>,
 ) -> Result<CommentView> {
     let body = check_body(body)?;
-    let txn = ctx.db.write.begin().await?;
-    let t = access::load_for_update(&txn, actor, key).await?;
-    if internal && !actor.is_staff() {
-        return Err(Error::Forbidden(
-            "only agents and admins may add internal notes".into(),
-        ));
-    }
-    let now = ctx.clock.now_micros();
-    let reply = Reply {
-        body,
-        internal,
-        channel,
-        quoted: None,
-        message_id: None,
-        files,
-    };
-    let msg = append(ctx, &txn, &t, actor, reply, now).await?;
-    let stored = attachments::for_messages(&txn, vec![msg.id]).await?;
-    txn.commit().await?;
+    let (c, who, key) = (ctx.clone(), actor.clone(), key.to_string());
+    // Concurrent replies share one durable commit on SQLite (see `db::group`).
+    let (msg, stored) = ctx
+        .db
+        .group
+        .run(move |txn| {
+            Box::pin(async move {
+                let t = access::load_for_update(txn, &who, &key).await?;
+                if internal && !who.is_staff() {
+                    return Err(Error::Forbidden(
+                        "only agents and admins may add internal notes".into(),
+                    ));
+                }
+                let now = c.clock.now_micros();
+                let reply = Reply {
+                    body,
+                    internal,
+                    channel,
+                    quoted: None,
+                    message_id: None,
+                    files,
+                };
+                let msg = append(&c, txn, &t, &who, reply, now).await?;
+                let stored = attachments::for_messages(txn, vec![msg.id]).await?;
+                Ok((msg, stored))
+            })
+        })
+        .await?;
     Ok(CommentView {
         id: msg.id,
         body: msg.body,

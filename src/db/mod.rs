@@ -3,6 +3,7 @@
 pub mod backup;
 pub mod desk_entities;
 pub mod entities;
+pub mod group;
 pub mod mail_entities;
 pub mod migrations;
 mod schema_counts;
@@ -28,6 +29,8 @@ pub struct Db {
     pub read: DatabaseConnection,
     /// Which SQL dialect is behind the connections.
     pub backend: DatabaseBackend,
+    /// Hot writes (ticket creation, comments) go through here: batched commits on SQLite.
+    pub group: group::GroupCommit,
 }
 
 impl Db {
@@ -52,6 +55,7 @@ impl Db {
                 .await?;
             let conn = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
             return Ok(Db {
+                group: group::GroupCommit::direct(conn.clone()),
                 write: conn.clone(),
                 read: conn,
                 backend: DatabaseBackend::Postgres,
@@ -91,8 +95,10 @@ impl Db {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;
+        let write = SqlxSqliteConnector::from_sqlx_sqlite_pool(writer);
         Ok(Db {
-            write: SqlxSqliteConnector::from_sqlx_sqlite_pool(writer),
+            group: group::GroupCommit::batching(write.clone()),
+            write,
             read: SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
             backend: DatabaseBackend::Sqlite,
         })

@@ -79,10 +79,12 @@ pub async fn active_categories(conn: &impl ConnectionTrait) -> Result<Vec<String
 pub async fn create(ctx: &Ctx, input: NewTicket) -> Result<ticket::Model> {
     let checked = check(&ctx.db.read, &input).await?;
     let now = ctx.clock.now_micros();
-    let txn = ctx.db.write.begin().await?;
-    let t = insert_checked(ctx, &txn, input, checked, now).await?;
-    txn.commit().await?;
-    Ok(t)
+    let c = ctx.clone();
+    // Concurrent creations share one durable commit on SQLite (see `db::group`).
+    ctx.db
+        .group
+        .run(move |txn| Box::pin(async move { insert_checked(&c, txn, input, checked, now).await }))
+        .await
 }
 
 /// Validates and inserts a ticket inside the caller's transaction (mail intake adds the first

@@ -332,3 +332,57 @@ both_backends!(
         assert_eq!(resolved_events, 1);
     }
 );
+
+both_backends!(
+    concurrent_creates_and_replies_commit_independently,
+    |app: TestApp| async move {
+        // Many creations and replies at once (on SQLite they share group commits): every 201
+        // is in the database, and a write that fails inside the batch (unknown requester, or
+        // a reply to a ticket the author cannot see) takes nothing else down with it.
+        let (_, admin) = app.user(Role::Admin, "Batch Admin").await;
+        let (_, stranger) = app.user(Role::Customer, "Batch Stranger").await;
+        let target = app.ticket(&admin, "Shared ticket", "low").await["id"]
+            .as_i64()
+            .unwrap();
+        let before = app.get("/api/v1/stats", &admin).await.ok(200)["total"]
+            .as_i64()
+            .unwrap();
+        let app = std::sync::Arc::new(app);
+        let mut tasks = Vec::new();
+        for i in 0..60 {
+            let (app, admin, stranger) = (app.clone(), admin.clone(), stranger.clone());
+            tasks.push(tokio::spawn(async move {
+                let r = match i % 4 {
+                    0 => app.post("/api/v1/tickets", &admin, json!({"subject": format!("Batch {i}"), "description": "Created in a burst of sixty.", "category": "technical", "requester_id": 999_999})).await,
+                    1 => app.post(&format!("/api/v1/tickets/{target}/comments"), &stranger, json!({"body": format!("Not mine {i}")})).await,
+                    2 => app.post(&format!("/api/v1/tickets/{target}/comments"), &admin, json!({"body": format!("Reply {i}"), "internal": true})).await,
+                    _ => app.post("/api/v1/tickets", &admin, json!({"subject": format!("Batch {i}"), "description": "Created in a burst of sixty.", "category": "technical"})).await,
+                };
+                (i % 4, r.status.as_u16())
+            }));
+        }
+        let mut codes = Vec::new();
+        for t in tasks {
+            codes.push(t.await.unwrap());
+        }
+        for (kind, code) in &codes {
+            let want = match kind {
+                0 => 400,
+                1 => 404,
+                _ => 201,
+            };
+            assert_eq!(*code, want, "kind {kind}: {codes:?}");
+        }
+        let after = app.get("/api/v1/stats", &admin).await.ok(200)["total"]
+            .as_i64()
+            .unwrap();
+        assert_eq!(after - before, 15, "fifteen good creations kept");
+        let thread = app
+            .get(&format!("/api/v1/tickets/{target}/comments"), &admin)
+            .await;
+        let replies = thread.ok(200).as_array().unwrap().len();
+        assert_eq!(replies, 15, "fifteen notes kept, none from the stranger");
+        let listed = app.get("/api/v1/tickets?q=burst&limit=100", &admin).await;
+        assert_eq!(listed.ok(200)["data"].as_array().unwrap().len(), 15);
+    }
+);
