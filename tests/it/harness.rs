@@ -317,7 +317,7 @@ impl TestApp {
     pub async fn settle(&self) {
         use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
         use triage::db::entities::job;
-        for _ in 0..250 {
+        for _ in 0..1500 {
             let now = self.ctx.clock.now_micros();
             let busy = job::Entity::find()
                 .filter(job::Column::Status.is_in(["queued", "running"]))

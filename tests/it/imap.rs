@@ -93,7 +93,7 @@ impl Dovecot {
             .expect("start dovecot");
         // Owned at once, so Drop stops it whatever happens next.
         let server = Dovecot { port, dir, child };
-        for _ in 0..100 {
+        for _ in 0..400 {
             if tokio::net::TcpStream::connect(("127.0.0.1", port))
                 .await
                 .is_ok()
@@ -181,11 +181,19 @@ on_both!(poller_drains_a_real_mailbox, |backend| async move {
     })
     .await;
     let (_, admin) = app.user(Role::Admin, "Boss").await;
-    // The background poller runs once at start.
+    // The background poller runs once at start; wait for all of its work (ticket, moves and
+    // the flag on the unreadable message, which may land last) before looking.
     let mut list = Value::Null;
-    for _ in 0..250 {
+    for _ in 0..1000 {
         list = app.get("/api/v1/tickets", &admin).await.ok(200).clone();
-        if !list["data"].as_array().unwrap().is_empty() && dove.files("Processed").len() == 2 {
+        let flagged = dove
+            .files("")
+            .iter()
+            .any(|f| f.contains(":2,") && f.contains('F'));
+        if !list["data"].as_array().unwrap().is_empty()
+            && dove.files("Processed").len() == 2
+            && flagged
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -58,7 +58,7 @@ async fn thread(
     .await
     .ok(201);
     let mut mail = None;
-    for _ in 0..250 {
+    for _ in 0..1500 {
         mail = sink
             .received()
             .into_iter()

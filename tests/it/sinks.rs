@@ -171,7 +171,7 @@ impl SmtpSink {
 
     /// Waits until at least `n` messages arrived (10 s at most).
     pub async fn wait_for(&self, n: usize) -> Vec<Received> {
-        for _ in 0..500 {
+        for _ in 0..1500 {
             let got = self.received();
             if got.len() >= n {
                 return got;
@@ -400,7 +400,7 @@ impl HookReceiver {
     }
 
     pub async fn wait_for(&self, path: &str, n: usize) -> Vec<Hit> {
-        for _ in 0..500 {
+        for _ in 0..1500 {
             let got = self.hits(path);
             if got.len() >= n {
                 return got;
