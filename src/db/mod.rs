@@ -82,7 +82,6 @@ impl Db {
             .synchronous(synchronous)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            .pragma("temp_store", "memory")
             .pragma("cache_size", "-32000");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)

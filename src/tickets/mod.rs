@@ -6,6 +6,7 @@ pub mod bulk;
 pub mod categories;
 pub mod changes;
 pub mod history;
+pub mod keyset;
 pub mod merge;
 pub mod model;
 pub mod number;

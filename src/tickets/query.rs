@@ -50,14 +50,14 @@ pub enum SortField {
 }
 
 impl SortField {
-    fn column(self) -> ticket::Column {
+    pub(crate) fn column(self) -> ticket::Column {
         match self {
             SortField::Priority => ticket::Column::PriorityRank,
             SortField::CreatedAt => ticket::Column::CreatedAt,
             SortField::UpdatedAt => ticket::Column::UpdatedAt,
         }
     }
-    fn value(self, t: &ticket::Model) -> i64 {
+    pub(crate) fn value(self, t: &ticket::Model) -> i64 {
         match self {
             SortField::Priority => t.priority_rank as i64,
             SortField::CreatedAt => t.created_at,
@@ -135,27 +135,6 @@ fn decode_cursor(sort: &Sort, raw: &str) -> Result<Vec<i64>> {
     Ok(vals)
 }
 
-fn keyset(sort: &Sort, vals: &[i64]) -> Condition {
-    let mut keys: Vec<(ticket::Column, bool)> =
-        sort.0.iter().map(|(f, d)| (f.column(), *d)).collect();
-    keys.push((ticket::Column::Id, false));
-    let mut any = Condition::any();
-    for i in 0..keys.len() {
-        let mut all = Condition::all();
-        for (j, (col, _)) in keys.iter().enumerate().take(i) {
-            all = all.add(col.eq(vals[j]));
-        }
-        let (col, desc) = keys[i];
-        all = all.add(if desc {
-            col.lt(vals[i])
-        } else {
-            col.gt(vals[i])
-        });
-        any = any.add(all);
-    }
-    any
-}
-
 /// Applies the filters (not visibility) to a ticket query.
 pub fn apply_filters(backend: sea_orm::DatabaseBackend, f: &Filters) -> Condition {
     let mut c = Condition::all();
@@ -217,14 +196,32 @@ pub async fn page(
     cursor: Option<&str>,
     limit: u64,
 ) -> Result<(Vec<ticket::Model>, Option<String>)> {
-    let backend = conn.get_database_backend();
-    let mut q = ticket::Entity::find()
-        .filter(access::visible(actor))
-        .filter(apply_filters(backend, filters));
-    if let Some(c) = cursor.filter(|c| !c.trim().is_empty()) {
-        q = q.filter(keyset(sort, &decode_cursor(sort, c)?));
+    let after = match cursor.filter(|c| !c.trim().is_empty()) {
+        Some(c) => Some(decode_cursor(sort, c)?),
+        None => None,
+    };
+    let want = limit + 1;
+    let mut rows = Vec::new();
+    for part in super::keyset::split(filters) {
+        let base = ticket::Entity::find()
+            .filter(access::visible(actor))
+            .filter(apply_filters(conn.get_database_backend(), &part));
+        let mut got = 0;
+        for range in super::keyset::ranges(sort, after.as_deref()) {
+            let q = match range {
+                Some(c) => base.clone().filter(c),
+                None => base.clone(),
+            };
+            let found = ordered(q, sort).limit(want - got).all(conn).await?;
+            got += found.len() as u64;
+            rows.extend(found);
+            if got >= want {
+                break;
+            }
+        }
     }
-    let mut rows = ordered(q, sort).limit(limit + 1).all(conn).await?;
+    rows.sort_by(|a, b| super::keyset::compare(sort, a, b));
+    rows.truncate(want as usize);
     let next = if rows.len() as u64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|t| encode_cursor(sort, t))

@@ -1,0 +1,138 @@
+//! Keyset paging that stays on the indexes at a million tickets. A filter with several
+//! statuses or priorities cannot be read from `(status, priority_rank DESC, created_at, id)`
+//! in sort order, and "after this cursor" written as one OR over the sort keys cannot become
+//! an index range, so the database would collect and sort every match. Instead a page is read
+//! as one query per (status, priority) pair, and the rows after a cursor as its disjoint
+//! ranges in sort order (same leading keys, next key beyond); each is an index seek with a
+//! `LIMIT`, and the pieces are merged.
+
+use std::cmp::Ordering;
+
+use sea_orm::{ColumnTrait, Condition};
+
+use super::query::{Filters, Sort};
+use crate::db::entities::ticket;
+
+/// Most sub-queries a page is split into; beyond this the filter runs as one query.
+const MAX_PARTS: usize = 16;
+
+/// The filter as single-status, single-priority parts (or whole, when splitting does not help:
+/// full-text queries, or too many combinations).
+pub fn split(f: &Filters) -> Vec<Filters> {
+    if f.q.is_some() {
+        return vec![f.clone()];
+    }
+    let statuses: Vec<Vec<_>> = if f.status.len() > 1 {
+        f.status.iter().map(|s| vec![*s]).collect()
+    } else {
+        vec![f.status.clone()]
+    };
+    let priorities: Vec<Vec<_>> = if f.priority.len() > 1 {
+        f.priority.iter().map(|p| vec![*p]).collect()
+    } else {
+        vec![f.priority.clone()]
+    };
+    if statuses.len() * priorities.len() > MAX_PARTS {
+        return vec![f.clone()];
+    }
+    let mut out = Vec::new();
+    for s in &statuses {
+        for p in &priorities {
+            out.push(Filters {
+                status: s.clone(),
+                priority: p.clone(),
+                ..f.clone()
+            });
+        }
+    }
+    out
+}
+
+/// The rows after a cursor as disjoint conditions in sort order: all keys equal and a higher
+/// id first, then one fewer equal key and that key beyond, down to the first key beyond.
+/// Without a cursor, one unbounded range (`None`).
+pub fn ranges(sort: &Sort, after: Option<&[i64]>) -> Vec<Option<Condition>> {
+    let Some(vals) = after else {
+        return vec![None];
+    };
+    let mut keys: Vec<(ticket::Column, bool)> =
+        sort.0.iter().map(|(f, d)| (f.column(), *d)).collect();
+    keys.push((ticket::Column::Id, false));
+    (0..keys.len())
+        .rev()
+        .map(|i| {
+            let mut all = Condition::all();
+            for (j, (col, _)) in keys.iter().enumerate().take(i) {
+                all = all.add(col.eq(vals[j]));
+            }
+            let (col, desc) = keys[i];
+            Some(all.add(if desc {
+                col.lt(vals[i])
+            } else {
+                col.gt(vals[i])
+            }))
+        })
+        .collect()
+}
+
+/// Orders two tickets as the list does: sort keys, then id ascending.
+pub fn compare(sort: &Sort, a: &ticket::Model, b: &ticket::Model) -> Ordering {
+    for (f, desc) in &sort.0 {
+        let o = f.value(a).cmp(&f.value(b));
+        let o = if *desc { o.reverse() } else { o };
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    a.id.cmp(&b.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tickets::model::{Priority, Status};
+
+    #[test]
+    fn filters_split_per_status_and_priority_but_not_search() {
+        let f = Filters {
+            status: vec![Status::Open, Status::InProgress],
+            priority: vec![Priority::High, Priority::Urgent],
+            ..Filters::default()
+        };
+        let parts = split(&f);
+        assert_eq!(parts.len(), 4);
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.status.len() == 1 && p.priority.len() == 1)
+        );
+        let searched = Filters {
+            q: Some("printer".into()),
+            ..f.clone()
+        };
+        assert_eq!(split(&searched).len(), 1);
+        let all_statuses = Filters {
+            status: Status::active_names()
+                .iter()
+                .filter_map(|s| Status::parse(s))
+                .chain([Status::Resolved, Status::Closed])
+                .collect(),
+            priority: vec![
+                Priority::Low,
+                Priority::Medium,
+                Priority::High,
+                Priority::Urgent,
+            ],
+            ..Filters::default()
+        };
+        assert_eq!(split(&all_statuses).len(), 1, "too many parts: one query");
+    }
+
+    #[test]
+    fn ranges_go_from_deepest_to_first_key() {
+        let sort = Sort::parse(None).unwrap();
+        assert_eq!(ranges(&sort, None).len(), 1);
+        // priority, created_at, id: three disjoint ranges after a cursor.
+        assert_eq!(ranges(&sort, Some(&[3, 100, 7])).len(), 3);
+    }
+}
