@@ -142,7 +142,9 @@ pub fn apply_filters(backend: sea_orm::DatabaseBackend, f: &Filters) -> Conditio
         c = c.add(ticket::Column::Status.is_in(f.status.iter().map(|s| s.as_str())));
     }
     if !f.priority.is_empty() {
-        c = c.add(ticket::Column::Priority.is_in(f.priority.iter().map(|s| s.as_str())));
+        // The rank is in the list indexes (the name is not), so the filter is checked on the
+        // index entry and, with one status, becomes a seek.
+        c = c.add(ticket::Column::PriorityRank.is_in(f.priority.iter().map(|p| p.rank())));
     }
     if !f.category.is_empty() {
         c = c.add(ticket::Column::Category.is_in(f.category.clone()));
