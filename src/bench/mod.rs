@@ -21,7 +21,6 @@ use crate::config::Config;
 use crate::context::Ctx;
 use crate::db::entities::ticket;
 use crate::tickets::model::Role;
-use crate::users::service::{self as users, NewUser};
 use report::RunReport;
 use server::{OwnServer, RssProbe};
 
@@ -230,26 +229,8 @@ async fn prepare_database(
 }
 
 async fn account(ctx: &Ctx, email: &str, name: &str, role: Role) -> anyhow::Result<Actor> {
-    let u = match users::find_by_email(&ctx.db.read, email).await? {
-        Some(u) => u,
-        None => {
-            users::create(
-                ctx,
-                NewUser {
-                    email: email.into(),
-                    name: name.into(),
-                    role,
-                    password: None,
-                },
-            )
-            .await?
-        }
-    };
-    Ok(Actor {
-        id: u.id,
-        name: u.name,
-        role,
-    })
+    // No password: the bench works through an API token made in-process.
+    crate::demo::ensure_account(ctx, email, name, role, None).await
 }
 
 /// A token for a running server: the one given, or a new API token made after logging in.

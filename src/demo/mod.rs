@@ -26,6 +26,18 @@ pub use bulk::{BulkReport, seed_bulk};
 use text::{AGENT_REPLIES, CUSTOMER_REPLIES, FIRST, LAST, NOTES, SAMPLES};
 
 async fn ensure_user(ctx: &Ctx, email: &str, name: &str, role: Role) -> anyhow::Result<Actor> {
+    ensure_account(ctx, email, name, role, Some(DEMO_PASSWORD)).await
+}
+
+/// The account with this e-mail, created (with `password`, or as a contact without) when
+/// missing.
+pub(crate) async fn ensure_account(
+    ctx: &Ctx,
+    email: &str,
+    name: &str,
+    role: Role,
+    password: Option<&str>,
+) -> anyhow::Result<Actor> {
     let u = match users::find_by_email(&ctx.db.read, email).await? {
         Some(u) => u,
         None => {
@@ -35,7 +47,7 @@ async fn ensure_user(ctx: &Ctx, email: &str, name: &str, role: Role) -> anyhow::
                     email: email.into(),
                     name: name.into(),
                     role,
-                    password: Some(DEMO_PASSWORD.into()),
+                    password: password.map(String::from),
                 },
             )
             .await?
