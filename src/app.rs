@@ -91,7 +91,9 @@ pub async fn open_context(config: Config, clock: Clock) -> anyhow::Result<Ctx> {
         tracing::info!(applied, "database migrations applied");
     }
     let keys = Keys::new(&load_secret(&config)?);
+    let blobs = Arc::new(crate::attachments::Blobs::from_config(&config)?);
     let ctx = Ctx {
+        blobs,
         db,
         config: Arc::new(config),
         keys,

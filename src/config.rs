@@ -69,6 +69,12 @@ pub struct Config {
     pub job_retention_days: i64,
     /// Hour of the day (UTC) the daily summary goes to admins; negative disables it.
     pub daily_summary_hour: i32,
+    /// Attachment store: empty for `<data dir>/attachments`, or `s3://bucket/prefix` (credentials,
+    /// region and endpoint from the standard `AWS_*` environment).
+    pub storage_url: String,
+    /// object_store S3 options overriding the environment (`aws_endpoint`, `aws_region`,
+    /// `aws_access_key_id`, `aws_secret_access_key`, `aws_allow_http`, …); never logged.
+    pub storage_options: std::collections::BTreeMap<String, String>,
     /// Largest attachment, bytes.
     pub max_attachment_bytes: usize,
     /// Most attachments on one message.
@@ -98,6 +104,7 @@ impl std::fmt::Debug for Config {
             .field("smtp", &redact_url(&self.smtp_url))
             .field("imap", &redact_url(&self.imap_url))
             .field("llm", &redact_url(&self.llm_url))
+            .field("storage", &self.storage_url)
             .finish_non_exhaustive()
     }
 }
@@ -134,6 +141,8 @@ impl Default for Config {
             delivery_timeout_secs: 15,
             daily_summary_hour: 7,
             job_retention_days: 30,
+            storage_url: String::new(),
+            storage_options: Default::default(),
             max_attachment_bytes: 10 * 1024 * 1024,
             max_attachments: 5,
             max_mail_bytes: 40 * 1024 * 1024,

@@ -17,4 +17,6 @@ pub struct Ctx {
     pub keys: Keys,
     /// Source of "now".
     pub clock: Clock,
+    /// Where attachment bytes are stored.
+    pub blobs: Arc<crate::attachments::Blobs>,
 }

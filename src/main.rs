@@ -253,7 +253,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
             }
             let listener = tokio::net::TcpListener::bind(&listen).await?;
-            tracing::info!(address = %listener.local_addr()?, "Triage is listening; API docs at /docs");
+            tracing::info!(address = %listener.local_addr()?, attachments = %app.ctx.blobs.describe(), "Triage is listening; API docs at /docs");
             app.serve(listener, shutdown_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }

@@ -41,12 +41,16 @@ pub async fn track_download(
 
 /// Streams the file with headers that stop browsers from running or sniffing it.
 pub async fn serve(s: &AppState, actor: &Actor, key: &str, id: i64) -> Result<Response> {
-    let (a, path) = attachments::fetch(&s.ctx, actor, key, id).await?;
-    let file = tokio::fs::File::open(&path).await.map_err(|e| {
-        tracing::error!(attachment = a.id, path = %path.display(), error = %e, "attachment file missing");
-        Error::NotFound("attachment")
+    let a = attachments::fetch(&s.ctx, actor, key, id).await?;
+    let bytes = s.ctx.blobs.open(&a.sha256).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            tracing::error!(attachment = a.id, sha256 = %a.sha256, error = %e, "attachment bytes missing");
+            Error::NotFound("attachment")
+        } else {
+            Error::Internal(e.into())
+        }
     })?;
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    let body = Body::from_stream(bytes);
     let ctype = if a.content_type.starts_with("text/") {
         "text/plain; charset=utf-8".to_string()
     } else {

@@ -85,7 +85,7 @@ async fn from_multipart<T: DeserializeOwned>(
                 filename
             };
             match store_stream(
-                &cfg.data_dir,
+                &state.ctx.blobs,
                 &filename,
                 declared.as_deref(),
                 field,

@@ -1,16 +1,17 @@
-//! Attachments: bytes stored content-addressed (SHA-256) under the data directory, metadata
-//! rows per ticket and message. The type is decided by sniffing the bytes, never by the
+//! Attachments: bytes stored content-addressed (SHA-256) on local disk or S3 (`blobs`),
+//! metadata rows per ticket and message. The type is decided by sniffing the bytes, never by the
 //! sender's word; executables are refused.
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 use serde::Serialize;
-use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
 use utoipa::ToSchema;
 
+pub mod blobs;
 pub mod upload;
+
+pub use blobs::Blobs;
 
 use crate::db::mail_entities::attachment;
 use crate::error::Result;
@@ -91,42 +92,13 @@ pub fn sniff(bytes: &[u8], filename: &str) -> std::result::Result<String, Refusa
     Ok("application/octet-stream".into())
 }
 
-/// Where the bytes with this hash live.
-pub fn path_of(data_dir: &Path, sha256: &str) -> PathBuf {
-    let (a, b) = sha256.split_at(2.min(sha256.len()));
-    data_dir.join("attachments").join(a).join(b)
-}
-
-/// Writes bytes (once per content) and returns their SHA-256; the file is synced before
-/// the caller commits the row that points at it.
-pub async fn store_bytes(data_dir: &Path, bytes: &[u8]) -> Result<String> {
-    let sha = hex::encode(Sha256::digest(bytes));
-    let path = path_of(data_dir, &sha);
-    if tokio::fs::try_exists(&path).await.unwrap_or(false) {
-        return Ok(sha);
-    }
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let bytes = bytes.to_vec();
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        use std::io::Write;
-        std::fs::create_dir_all(&dir)?;
-        let mut tmp = tempfile_in(&dir)?;
-        tmp.1.write_all(&bytes)?;
-        tmp.1.sync_all()?;
-        std::fs::rename(&tmp.0, &path)?;
-        Ok(())
-    })
-    .await
-    .map_err(|e| crate::error::Error::Internal(e.into()))?
-    .map_err(|e| crate::error::Error::Internal(e.into()))?;
-    Ok(sha)
-}
-
-fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
-    let name = format!(".tmp-{}", uuid::Uuid::new_v4());
-    let p = dir.join(name);
-    let f = std::fs::File::create(&p)?;
-    Ok((p, f))
+/// Stores bytes already in memory and returns their SHA-256; durable before the caller
+/// commits the row that points at them.
+pub async fn store_bytes(blobs: &Blobs, bytes: &[u8]) -> Result<String> {
+    blobs
+        .put_bytes(bytes)
+        .await
+        .map_err(|e| crate::error::Error::Internal(e.into()))
 }
 
 /// A stored file to link to a ticket.
@@ -200,13 +172,13 @@ pub async fn for_ticket_opening(
         .await?)
 }
 
-/// An attachment the actor may download: its row and where the bytes are.
+/// An attachment the actor may download (its bytes are `ctx.blobs.open(&row.sha256)`).
 pub async fn fetch(
     ctx: &crate::context::Ctx,
     actor: &crate::auth::Actor,
     ticket_key: &str,
     id: i64,
-) -> Result<(attachment::Model, PathBuf)> {
+) -> Result<attachment::Model> {
     use crate::db::entities::message;
     let t = crate::tickets::access::load(&ctx.db.read, actor, ticket_key).await?;
     let a = attachment::Entity::find_by_id(id)
@@ -223,8 +195,7 @@ pub async fn fetch(
             return Err(crate::error::Error::NotFound("attachment"));
         }
     }
-    let path = path_of(&ctx.config.data_dir, &a.sha256);
-    Ok((a, path))
+    Ok(a)
 }
 
 /// Whether a type may be shown in the browser rather than downloaded: raster images and

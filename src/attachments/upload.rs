@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 use tokio::io::AsyncWriteExt;
 
-use super::{NewAttachment, Refusal, path_of, sniff};
+use super::{Blobs, NewAttachment, Refusal, sniff};
 
 /// Why an upload was refused, for the client.
 #[derive(Debug)]
@@ -28,7 +28,7 @@ const SNIFF_BYTES: usize = 8192;
 
 /// Stores one uploaded file from a stream of chunks, refusing it past `max` bytes.
 pub async fn store_stream<S, E>(
-    data_dir: &Path,
+    blobs: &Blobs,
     filename: &str,
     declared: Option<&str>,
     mut chunks: S,
@@ -38,7 +38,7 @@ where
     S: Stream<Item = Result<bytes::Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    let tmp_dir = data_dir.join("attachments").join("tmp");
+    let tmp_dir = blobs.spool_dir();
     tokio::fs::create_dir_all(&tmp_dir)
         .await
         .map_err(UploadError::Io)?;
@@ -64,19 +64,10 @@ where
             return Err(e);
         }
     };
-    let dest = path_of(data_dir, &sha);
-    if tokio::fs::try_exists(&dest).await.unwrap_or(false) {
-        let _ = tokio::fs::remove_file(&tmp).await;
-    } else {
-        if let Some(parent) = dest.parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(UploadError::Io)?;
-        }
-        tokio::fs::rename(&tmp, &dest)
-            .await
-            .map_err(UploadError::Io)?;
-    }
+    blobs
+        .put_file(&tmp, &sha, size)
+        .await
+        .map_err(UploadError::Io)?;
     Ok(NewAttachment {
         filename: filename.to_string(),
         content_type,

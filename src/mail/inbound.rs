@@ -395,7 +395,7 @@ async fn text_attachment(ctx: &Ctx, text: Option<String>) -> Result<Vec<NewAttac
     let Some(text) = text else {
         return Ok(Vec::new());
     };
-    let sha = attachments::store_bytes(&ctx.config.data_dir, text.as_bytes()).await?;
+    let sha = attachments::store_bytes(&ctx.blobs, text.as_bytes()).await?;
     Ok(vec![NewAttachment {
         filename: "message.txt".into(),
         content_type: "text/plain".into(),
@@ -434,7 +434,7 @@ async fn store_files(ctx: &Ctx, p: &Parsed) -> Result<Files> {
         };
         match verdict {
             Ok(content_type) => {
-                let sha = attachments::store_bytes(&ctx.config.data_dir, &a.bytes).await?;
+                let sha = attachments::store_bytes(&ctx.blobs, &a.bytes).await?;
                 stored.push(NewAttachment {
                     filename: a.filename.clone(),
                     content_type,

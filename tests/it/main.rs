@@ -21,6 +21,7 @@ mod mail_in;
 mod mail_out;
 mod merge;
 mod reports;
+mod s3;
 mod sla;
 mod tickets;
 mod visibility;
