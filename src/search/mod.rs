@@ -1,8 +1,65 @@
 //! Full-text search: the one place with backend-specific SQL (FTS5 on SQLite, tsvector on PostgreSQL).
 //! Placeholders follow the dialect: sea-query rewrites `$N` for PostgreSQL and `?` elsewhere.
 
-use sea_orm::DatabaseBackend;
 use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+
+use crate::error::Result;
+
+/// How a full-text condition joins a ticket list query.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Plan {
+    /// The matches drive: all are read and sorted (few matches, a rare word).
+    #[default]
+    Drive,
+    /// The list's own index drives in sort order and each row is checked against the text
+    /// index (many matches: a page fills after a few rows, where sorting every match of a
+    /// common word at a million tickets takes seconds).
+    Probe,
+}
+
+/// Matches up to which a search reads and sorts all of them; beyond, rows are probed.
+pub const DRIVE_LIMIT: i64 = 3000;
+
+/// Chooses the plan for `q` by counting its matches up to `DRIVE_LIMIT` (a short read of the
+/// text index). PostgreSQL's planner weighs its GIN index with its own statistics.
+pub async fn plan(conn: &impl ConnectionTrait, q: &str) -> Result<Plan> {
+    let backend = conn.get_database_backend();
+    if backend == DatabaseBackend::Postgres {
+        return Ok(Plan::Drive);
+    }
+    let Some(query) = fts5_query(q) else {
+        return Ok(Plan::Drive);
+    };
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            "SELECT count(*) AS n FROM (SELECT 1 FROM tickets_fts WHERE tickets_fts MATCH ? LIMIT ?)",
+            [query.into(), (DRIVE_LIMIT + 1).into()],
+        ))
+        .await?;
+    let n: i64 = match row {
+        Some(r) => r.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(if n > DRIVE_LIMIT {
+        Plan::Probe
+    } else {
+        Plan::Drive
+    })
+}
+
+/// Every word as an FTS5 prefix term, quoted so no query syntax gets through.
+fn fts5_query(q: &str) -> Option<String> {
+    let words = tokens(q);
+    (!words.is_empty()).then(|| {
+        words
+            .iter()
+            .map(|w| format!("\"{w}\"*"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    })
+}
 
 /// Words of a user query: alphanumeric runs, lower-cased, at most 10 of at most 64 chars.
 pub fn tokens(q: &str) -> Vec<String> {
@@ -14,31 +71,32 @@ pub fn tokens(q: &str) -> Vec<String> {
 }
 
 /// A filter on `tickets` matching every word of `q` as a prefix; `None` when `q` has no words.
-pub fn ticket_filter(backend: DatabaseBackend, q: &str) -> Option<SimpleExpr> {
-    let words = tokens(q);
-    if words.is_empty() {
-        return None;
+pub fn ticket_filter(backend: DatabaseBackend, q: &str, plan: Plan) -> Option<SimpleExpr> {
+    if backend == DatabaseBackend::Postgres {
+        let words = tokens(q);
+        if words.is_empty() {
+            return None;
+        }
+        let query = words
+            .iter()
+            .map(|w| format!("{w}:*"))
+            .collect::<Vec<_>>()
+            .join(" & ");
+        return Some(Expr::cust_with_values(
+            "tickets.search @@ to_tsquery('simple', $1)",
+            [query],
+        ));
     }
-    Some(match backend {
-        DatabaseBackend::Postgres => {
-            let query = words
-                .iter()
-                .map(|w| format!("{w}:*"))
-                .collect::<Vec<_>>()
-                .join(" & ");
-            Expr::cust_with_values("tickets.search @@ to_tsquery('simple', $1)", [query])
-        }
-        _ => {
-            let query = words
-                .iter()
-                .map(|w| format!("\"{w}\"*"))
-                .collect::<Vec<_>>()
-                .join(" ");
-            Expr::cust_with_values(
-                "tickets.id IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)",
-                [query],
-            )
-        }
+    let query = fts5_query(q)?;
+    Some(match plan {
+        Plan::Drive => Expr::cust_with_values(
+            "tickets.id IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)",
+            [query],
+        ),
+        Plan::Probe => Expr::cust_with_values(
+            "EXISTS (SELECT 1 FROM tickets_fts WHERE tickets_fts MATCH ? AND tickets_fts.rowid = tickets.id)",
+            [query],
+        ),
     })
 }
 

@@ -136,7 +136,11 @@ fn decode_cursor(sort: &Sort, raw: &str) -> Result<Vec<i64>> {
 }
 
 /// Applies the filters (not visibility) to a ticket query.
-pub fn apply_filters(backend: sea_orm::DatabaseBackend, f: &Filters) -> Condition {
+pub fn apply_filters(
+    backend: sea_orm::DatabaseBackend,
+    f: &Filters,
+    text_plan: crate::search::Plan,
+) -> Condition {
     let mut c = Condition::all();
     if !f.status.is_empty() {
         c = c.add(ticket::Column::Status.is_in(f.status.iter().map(|s| s.as_str())));
@@ -169,7 +173,7 @@ pub fn apply_filters(backend: sea_orm::DatabaseBackend, f: &Filters) -> Conditio
         );
     }
     if let Some(q) = &f.q
-        && let Some(expr) = crate::search::ticket_filter(backend, q)
+        && let Some(expr) = crate::search::ticket_filter(backend, q, text_plan)
     {
         c = c.add(expr);
     }
@@ -203,11 +207,15 @@ pub async fn page(
         None => None,
     };
     let want = limit + 1;
+    let text_plan = match &filters.q {
+        Some(q) => crate::search::plan(conn, q).await?,
+        None => crate::search::Plan::Drive,
+    };
     let mut rows = Vec::new();
-    for part in super::keyset::split(filters) {
+    for part in super::keyset::split(filters, text_plan) {
         let base = ticket::Entity::find()
             .filter(access::visible(actor))
-            .filter(apply_filters(conn.get_database_backend(), &part));
+            .filter(apply_filters(conn.get_database_backend(), &part, text_plan));
         let mut got = 0;
         for range in super::keyset::ranges(sort, after.as_deref()) {
             let q = match range {

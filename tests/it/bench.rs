@@ -134,3 +134,90 @@ both_backends!(
         let _ = std::fs::remove_file(out);
     }
 );
+
+/// Ticket ids matching `word` in the list's default order, straight from SQL (all matches
+/// read and sorted: the plan the list uses only for rare words).
+async fn matches_in_order(app: &TestApp, word: &str, statuses: &[&str]) -> Vec<i64> {
+    use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+    let backend = app.ctx.db.read.get_database_backend();
+    let (text, p) = if backend == DatabaseBackend::Postgres {
+        ("search @@ to_tsquery('simple', $1)", format!("{word}:*"))
+    } else {
+        (
+            "id IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH $1)",
+            format!("\"{word}\"*"),
+        )
+    };
+    let status = if statuses.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = statuses.iter().map(|s| format!("'{s}'")).collect();
+        format!(" AND status IN ({})", list.join(","))
+    };
+    let sql = format!(
+        "SELECT id FROM tickets WHERE {text}{status} ORDER BY priority_rank DESC, created_at, id"
+    );
+    let sql = if backend == DatabaseBackend::Postgres {
+        sql
+    } else {
+        sql.replace("$1", "?")
+    };
+    app.ctx
+        .db
+        .read
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, [p.into()]))
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<i64>("", "id").unwrap())
+        .collect()
+}
+
+both_backends!(
+    searches_of_common_and_rare_words_page_in_list_order,
+    |app: TestApp| async move {
+        let (_, admin) = app.user(Role::Admin, "Lead").await;
+        let (agent, _) = app.user(Role::Agent, "Sam").await;
+        triage::demo::seed_bulk(&app.ctx, &[agent], 7000, &|_, _| {})
+            .await
+            .expect("seed");
+        let mut sizes = Vec::new();
+        for (word, statuses) in [
+            ("the", &[][..]),
+            ("the", &["open", "closed", "resolved"][..]),
+            ("refund", &[][..]),
+            ("vpn", &["open", "in_progress", "closed"][..]),
+            ("zzzunseen", &[][..]),
+        ] {
+            let expected = matches_in_order(&app, word, statuses).await;
+            sizes.push(expected.len());
+            let mut got = Vec::new();
+            let mut cursor = String::new();
+            loop {
+                let mut path = format!("/api/v1/tickets?q={word}&limit=100&cursor={cursor}");
+                if !statuses.is_empty() {
+                    path.push_str(&format!("&status={}", statuses.join(",")));
+                }
+                let page = app.get(&path, &admin).await;
+                let body = page.ok(200);
+                got.extend(
+                    body["data"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|t| t["id"].as_i64().unwrap()),
+                );
+                match body["next_cursor"].as_str() {
+                    Some(c) => cursor = c.to_string(),
+                    None => break,
+                }
+            }
+            assert_eq!(got, expected, "{word} {statuses:?}");
+        }
+        let limit = triage::search::DRIVE_LIMIT as usize;
+        assert!(
+            sizes.iter().any(|n| *n > limit) && sizes.iter().any(|n| *n > 0 && *n <= limit),
+            "both plans exercised: {sizes:?}"
+        );
+    }
+);
