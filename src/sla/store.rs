@@ -59,10 +59,19 @@ pub async fn refresh(
     am: &mut ticket::ActiveModel,
     now: i64,
 ) -> Result<()> {
-    let missing = || Error::Internal(anyhow::anyhow!("ticket row lacks its SLA fields"));
     let priority = value(&am.priority)
         .and_then(|p| Priority::parse(&p))
         .ok_or_else(missing)?;
+    let policy = policy(conn, priority).await?;
+    apply(am, &policy, now)
+}
+
+fn missing() -> Error {
+    Error::Internal(anyhow::anyhow!("ticket row lacks its SLA fields"))
+}
+
+/// `refresh` with the policy of the row's priority already loaded.
+pub fn apply(am: &mut ticket::ActiveModel, policy: &Policy, now: i64) -> Result<()> {
     let status = value(&am.status)
         .and_then(|s| Status::parse(&s))
         .ok_or_else(missing)?;
@@ -73,8 +82,7 @@ pub async fn refresh(
         paused_micros: value(&am.sla_paused_micros).unwrap_or(0),
         alerts: value(&am.sla_alerts).unwrap_or(0),
     };
-    let policy = policy(conn, priority).await?;
-    let plan = super::plan(&policy, created_at, status, responded, clock, now);
+    let plan = super::plan(policy, created_at, status, responded, clock, now);
     am.sla_paused_at = Set(plan.clock.paused_at);
     am.sla_paused_micros = Set(plan.clock.paused_micros);
     am.sla_alerts = Set(plan.clock.alerts);

@@ -64,20 +64,36 @@ pub struct NewTicket {
 
 /// Slugs of the active categories, in display order.
 pub async fn active_categories(conn: &impl ConnectionTrait) -> Result<Vec<String>> {
-    Ok(category::Entity::find()
-        .filter(category::Column::Active.eq(true))
-        .order_by_asc(category::Column::Position)
-        .order_by_asc(category::Column::Id)
-        .all(conn)
+    Ok(active_category_rows(conn)
         .await?
         .into_iter()
         .map(|c| c.slug)
         .collect())
 }
 
+async fn active_category_rows(conn: &impl ConnectionTrait) -> Result<Vec<category::Model>> {
+    Ok(category::Entity::find()
+        .filter(category::Column::Active.eq(true))
+        .order_by_asc(category::Column::Position)
+        .order_by_asc(category::Column::Id)
+        .all(conn)
+        .await?)
+}
+
 /// Creates a ticket, its tags, its first history event and the `ticket.created` job, atomically.
 pub async fn create(ctx: &Ctx, input: NewTicket) -> Result<ticket::Model> {
-    let checked = check(&ctx.db.read, &input).await?;
+    let mut checked = check(&ctx.db.read, &input).await?;
+    // Reads that need no lock run on the read pool, keeping the single writer's work short.
+    checked.number = Some(fresh_number(ctx, &ctx.db.read).await?);
+    checked.policy = Some(crate::sla::store::policy(&ctx.db.read, checked.priority).await?);
+    if let RequesterInput::Id(id) = input.requester {
+        let known = crate::db::entities::user::Entity::find_by_id(id)
+            .count(&ctx.db.read)
+            .await?;
+        if known == 0 {
+            return Err(Error::field("requester_id", "no such user"));
+        }
+    }
     let now = ctx.clock.now_micros();
     let c = ctx.clone();
     // Concurrent creations share one durable commit on SQLite (see `db::group`).
@@ -109,6 +125,12 @@ struct Checked {
     page_url: Option<String>,
     browser_info: Option<String>,
     contact: Option<(String, String)>,
+    /// Whether the category hands new tickets to an agent.
+    auto_assign: bool,
+    /// A ticket number already checked to be free (else one is drawn in the transaction).
+    number: Option<String>,
+    /// The SLA policy of the priority, when already loaded.
+    policy: Option<crate::sla::Policy>,
 }
 
 /// Collects every field error of a new ticket at once.
@@ -117,8 +139,10 @@ async fn check(conn: &impl ConnectionTrait, input: &NewTicket) -> Result<Checked
     let subject = validate::subject(&mut errors, &input.subject);
     let description =
         validate::description(&mut errors, input.description_field, &input.description);
-    let cats = active_categories(conn).await?;
+    let rows = active_category_rows(conn).await?;
+    let cats: Vec<String> = rows.iter().map(|c| c.slug.clone()).collect();
     let category = validate::category(&mut errors, &input.category, &cats);
+    let auto_assign = rows.iter().any(|c| c.slug == category && c.auto_assign);
     let priority = validate::priority(&mut errors, input.priority.as_deref());
     let tags = validate::tags(&mut errors, &input.tags);
     let page_url =
@@ -146,6 +170,9 @@ async fn check(conn: &impl ConnectionTrait, input: &NewTicket) -> Result<Checked
         page_url,
         browser_info,
         contact,
+        auto_assign,
+        number: None,
+        policy: None,
     })
 }
 
@@ -163,6 +190,7 @@ async fn insert_checked(
                 .await?
                 .id
         }
+        RequesterInput::Id(id) if c.number.is_some() => id,
         RequesterInput::Id(id) => {
             crate::db::entities::user::Entity::find_by_id(id)
                 .one(txn)
@@ -171,7 +199,10 @@ async fn insert_checked(
                 .id
         }
     };
-    let number = fresh_number(ctx, txn).await?;
+    let number = match c.number {
+        Some(n) => n,
+        None => fresh_number(ctx, txn).await?,
+    };
     let mut am = ticket::ActiveModel {
         number: Set(number),
         subject: Set(c.subject),
@@ -203,9 +234,12 @@ async fn insert_checked(
         sla_next_at: Set(None),
         ..Default::default()
     };
-    crate::sla::store::refresh(txn, &mut am, now).await?;
+    match &c.policy {
+        Some(p) => crate::sla::store::apply(&mut am, p, now)?,
+        None => crate::sla::store::refresh(txn, &mut am, now).await?,
+    }
     let t = am.insert(txn).await?;
-    set_tags(txn, t.id, &c.tags).await?;
+    add_tags(txn, t.id, &c.tags).await?;
     crate::attachments::record(txn, t.id, None, input.attachments, now).await?;
     let mut changes = vec![Change::public("created", None, Some(t.number.clone()))];
     if let Some(prev) = input.follow_up_of {
@@ -221,6 +255,9 @@ async fn insert_checked(
         now,
     )
     .await?;
+    if !c.auto_assign {
+        return Ok(t);
+    }
     super::autoassign::on_create(txn, t, now).await
 }
 
@@ -247,6 +284,11 @@ pub async fn set_tags(conn: &impl ConnectionTrait, ticket_id: i64, tags: &[Strin
         .filter(ticket_tag::Column::TicketId.eq(ticket_id))
         .exec(conn)
         .await?;
+    add_tags(conn, ticket_id, tags).await
+}
+
+/// Inserts tags the ticket does not carry (a new ticket, or one whose tags were just cleared).
+async fn add_tags(conn: &impl ConnectionTrait, ticket_id: i64, tags: &[String]) -> Result<()> {
     if !tags.is_empty() {
         let rows = tags.iter().map(|tag| ticket_tag::ActiveModel {
             ticket_id: Set(ticket_id),
