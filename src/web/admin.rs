@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-use super::agent::{describe, urlencode};
+use super::agent::urlencode;
 use super::form::WebForm;
 use super::session::Viewer;
 use super::thread::human_time;
@@ -176,7 +176,7 @@ pub async fn create_user(
 ) -> Result<Response> {
     require!(v, "/admin/users", Need::Admin);
     let role = Role::parse(&f.role).unwrap_or(Role::Agent);
-    let msg = match users::create(
+    let created = users::create(
         &s.ctx,
         NewUser {
             email: f.email,
@@ -185,12 +185,8 @@ pub async fn create_user(
             password: Some(f.password),
         },
     )
-    .await
-    {
-        Ok(u) => format!("Created {} ({}).", u.name, u.role),
-        Err(e @ (Error::Db(_) | Error::Internal(_))) => return Err(e),
-        Err(e) => describe(&e),
-    };
+    .await;
+    let msg = super::said(created, |u| format!("Created {} ({}).", u.name, u.role))?;
     Ok(see_other(&format!(
         "/admin/users?flash={}",
         urlencode(&msg)
@@ -225,15 +221,14 @@ pub async fn update_user(
         },
         ..Default::default()
     };
-    let msg = match users::update(&s.ctx, id, patch).await {
+    let msg = match super::refusal(users::update(&s.ctx, id, patch).await)? {
         Ok(u) => {
             if !u.active {
                 crate::auth::web_session::end_all(&s.ctx, u.id).await?;
             }
             format!("Saved {}.", u.name)
         }
-        Err(e @ (Error::Db(_) | Error::Internal(_))) => return Err(e),
-        Err(e) => describe(&e),
+        Err(m) => m,
     };
     Ok(see_other(&format!(
         "/admin/users?flash={}",
@@ -285,11 +280,9 @@ pub async fn create_category(
         name: Some(f.name),
         ..Default::default()
     };
-    let msg = match categories::create(&s.ctx, input).await {
-        Ok(c) => format!("Added {}.", c.name),
-        Err(e @ (Error::Db(_) | Error::Internal(_))) => return Err(e),
-        Err(e) => describe(&e),
-    };
+    let msg = super::said(categories::create(&s.ctx, input).await, |c| {
+        format!("Added {}.", c.name)
+    })?;
     Ok(see_other(&format!(
         "/admin/categories?flash={}",
         urlencode(&msg)
@@ -314,11 +307,9 @@ pub async fn update_category(
         auto_assign: flag(&f.auto_assign),
         ..Default::default()
     };
-    let msg = match categories::update(&s.ctx, id, input).await {
-        Ok(c) => format!("Saved {}.", c.name),
-        Err(e @ (Error::Db(_) | Error::Internal(_))) => return Err(e),
-        Err(e) => describe(&e),
-    };
+    let msg = super::said(categories::update(&s.ctx, id, input).await, |c| {
+        format!("Saved {}.", c.name)
+    })?;
     Ok(see_other(&format!(
         "/admin/categories?flash={}",
         urlencode(&msg)

@@ -299,11 +299,11 @@ pub async fn ticket(
         })
         .collect();
     let draft = match chosen {
-        Some(id) => match crate::canned::render_for(&s.ctx, &a, id, &number).await {
+        Some(id) => match super::refusal(crate::canned::render_for(&s.ctx, &a, id, &number).await)?
+        {
             Ok(text) => text,
-            Err(e @ (Error::Db(_) | Error::Internal(_))) => return Err(e),
-            Err(e) => {
-                l.flash = Some(describe(&e));
+            Err(m) => {
+                l.flash = Some(m);
                 String::new()
             }
         },
@@ -373,7 +373,7 @@ pub async fn reply(
 ) -> Result<Response> {
     let here = format!("/agent/tickets/{number}");
     let a = require!(v, &here, Need::Staff);
-    match conversations::add_with_files(
+    let added = conversations::add_with_files(
         &s.ctx,
         &a,
         &number,
@@ -382,12 +382,11 @@ pub async fn reply(
         Channel::Web,
         files,
     )
-    .await
-    {
-        Ok(c) => Ok(see_other(&format!("{here}#m{}", c.id))),
-        Err(e @ (Error::Db(_) | Error::Internal(_))) => Err(e),
-        Err(e) => Ok(flash_to(&here, "", &describe(&e))),
-    }
+    .await;
+    Ok(match super::refusal(added)? {
+        Ok(c) => see_other(&format!("{here}#m{}", c.id)),
+        Err(m) => flash_to(&here, "", &m),
+    })
 }
 
 /// One-field action forms of the sidebar.
@@ -450,24 +449,20 @@ pub async fn action(
             .map(|_| "Article linked."),
         "merge" => {
             return Ok(
-                match crate::tickets::merge::merge(ctx, &a, &number, &f.into).await {
+                match super::refusal(crate::tickets::merge::merge(ctx, &a, &number, &f.into).await)?
+                {
                     Ok(target) => flash_to(
                         &format!("/agent/tickets/{}", target.number),
                         "",
                         &format!("Merged {number} into this ticket."),
                     ),
-                    Err(e @ (Error::Db(_) | Error::Internal(_))) => return Err(e),
-                    Err(e) => flash_to(&here, "", &describe(&e)),
+                    Err(m) => flash_to(&here, "", &m),
                 },
             );
         }
         _ => return Err(Error::NotFound("page")),
     };
-    let msg = match done {
-        Ok(m) => m.to_string(),
-        Err(e @ (Error::Db(_) | Error::Internal(_))) => return Err(e),
-        Err(e) => describe(&e),
-    };
+    let msg = super::said(done, |m| m.to_string())?;
     Ok(flash_to(&here, "", &msg))
 }
 
@@ -522,15 +517,11 @@ pub async fn save_view(
     WebForm { body: f, .. }: WebForm<ViewForm>,
 ) -> Result<Response> {
     let a = require!(v, "/agent", Need::Staff);
-    match crate::users::views::save(&s.ctx, &a, &f.name, &f.query).await {
-        Ok(view) => Ok(flash_to(
-            "/agent",
-            &f.query,
-            &format!("Saved view {}.", view.name),
-        )),
-        Err(e @ (Error::Db(_) | Error::Internal(_))) => Err(e),
-        Err(e) => Ok(flash_to("/agent", "", &describe(&e))),
-    }
+    let saved = crate::users::views::save(&s.ctx, &a, &f.name, &f.query).await;
+    Ok(match super::refusal(saved)? {
+        Ok(view) => flash_to("/agent", &f.query, &format!("Saved view {}.", view.name)),
+        Err(m) => flash_to("/agent", "", &m),
+    })
 }
 
 /// POST `/agent/views/{id}/delete`.

@@ -173,10 +173,18 @@ pub fn said<T>(
     r: crate::error::Result<T>,
     ok: impl FnOnce(T) -> String,
 ) -> crate::error::Result<String> {
+    Ok(refusal(r)?.map_or_else(|m| m, ok))
+}
+
+/// Separates a refusal the user should read (validation, conflict, not found…), as its
+/// words, from a failure of the server, which stays an error (an error page, logged).
+pub fn refusal<T>(
+    r: crate::error::Result<T>,
+) -> crate::error::Result<std::result::Result<T, String>> {
     match r {
-        Ok(v) => Ok(ok(v)),
+        Ok(v) => Ok(Ok(v)),
         Err(e @ (crate::error::Error::Db(_) | crate::error::Error::Internal(_))) => Err(e),
-        Err(e) => Ok(agent::describe(&e)),
+        Err(e) => Ok(Err(agent::describe(&e))),
     }
 }
 

@@ -5,14 +5,14 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use std::collections::BTreeMap;
 
-use super::agent::{describe, urlencode};
+use super::agent::urlencode;
 use super::form::WebForm;
 use super::public::ReplyForm;
 use super::session::Viewer;
 use super::thread::{self, MessageItem, TicketSummary, human_time};
 use super::{Layout, Need, page, require, see_other};
 use crate::app::AppState;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::tickets::model::Channel;
 use crate::tickets::{changes, query};
 
@@ -148,7 +148,7 @@ pub async fn reply(
 ) -> Result<Response> {
     let here = format!("/portal/tickets/{number}");
     let a = require!(v, &here, Need::SignedIn);
-    match crate::conversations::add_with_files(
+    let added = crate::conversations::add_with_files(
         &s.ctx,
         &a,
         &number,
@@ -157,15 +157,11 @@ pub async fn reply(
         Channel::Portal,
         files,
     )
-    .await
-    {
-        Ok(c) => Ok(see_other(&format!("{here}#m{}", c.id))),
-        Err(e @ (Error::Db(_) | Error::Internal(_))) => Err(e),
-        Err(e) => Ok(see_other(&format!(
-            "{here}?flash={}",
-            urlencode(&describe(&e))
-        ))),
-    }
+    .await;
+    Ok(match super::refusal(added)? {
+        Ok(c) => see_other(&format!("{here}#m{}", c.id)),
+        Err(m) => see_other(&format!("{here}?flash={}", urlencode(&m))),
+    })
 }
 
 /// POST `/portal/tickets/{number}/reopen`.
@@ -177,11 +173,10 @@ pub async fn reopen(
 ) -> Result<Response> {
     let here = format!("/portal/tickets/{number}");
     let a = require!(v, &here, Need::SignedIn);
-    let msg = match changes::set_status(&s.ctx, &a, &number, "reopened", None).await {
-        Ok(_) => "Reopened; we will look at it again.".to_string(),
-        Err(e @ (Error::Db(_) | Error::Internal(_))) => return Err(e),
-        Err(e) => describe(&e),
-    };
+    let msg = super::said(
+        changes::set_status(&s.ctx, &a, &number, "reopened", None).await,
+        |_| "Reopened; we will look at it again.".to_string(),
+    )?;
     Ok(see_other(&format!("{here}?flash={}", urlencode(&msg))))
 }
 
@@ -195,10 +190,9 @@ pub async fn rate(
     let here = format!("/portal/tickets/{number}");
     let a = require!(v, &here, Need::SignedIn);
     let score = f.score.trim().parse().unwrap_or(0);
-    let msg = match crate::tickets::rating::rate(&s.ctx, &a, &number, score, &f.comment).await {
-        Ok(r) => format!("Thank you for rating us {}/5.", r.score),
-        Err(e @ (Error::Db(_) | Error::Internal(_))) => return Err(e),
-        Err(e) => describe(&e),
-    };
+    let msg = super::said(
+        crate::tickets::rating::rate(&s.ctx, &a, &number, score, &f.comment).await,
+        |r| format!("Thank you for rating us {}/5.", r.score),
+    )?;
     Ok(see_other(&format!("{here}?flash={}#rate", urlencode(&msg))))
 }
