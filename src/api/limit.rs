@@ -70,10 +70,16 @@ pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> R
         Err(not_until) => {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             tracing::warn!(%ip, group = g, "rate limited");
-            Error::RateLimited {
+            let refused = Error::RateLimited {
                 retry_after_secs: wait.as_secs().max(1),
             }
-            .into_response()
+            .into_response();
+            if req.uri().path().starts_with("/api/") {
+                refused
+            } else {
+                // A page's form gets a page back, not JSON.
+                crate::web::html_errors(refused).await
+            }
         }
     }
 }

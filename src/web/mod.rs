@@ -203,7 +203,7 @@ struct ErrorPage {
 }
 
 /// Turns the JSON error of a failed page request into an HTML page (same status).
-async fn html_errors(resp: Response) -> Response {
+pub async fn html_errors(resp: Response) -> Response {
     let status = resp.status();
     let json = resp
         .headers()

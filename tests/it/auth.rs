@@ -219,6 +219,27 @@ both_backends!(
         r.err(429, "RATE_LIMITED");
         let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
         assert!((1..=60).contains(&retry), "Retry-After {retry}");
+        // The login page shares the bucket and answers a browser with a page, not JSON.
+        let page = app
+            .client
+            .post(format!("{}/login", app.base))
+            .form(&[("email", "guess@example.com"), ("password", "again")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 429);
+        assert!(page.headers().contains_key("retry-after"));
+        assert!(
+            page.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let html = page.text().await.unwrap();
+        assert!(
+            html.contains("Slow down") && html.contains("<html"),
+            "{html}"
+        );
         // Authenticated endpoints and the form's own bucket are unaffected.
         app.get("/api/v1/auth/me", &token).await.ok(200);
         app.anon_post(
