@@ -92,7 +92,11 @@ pub async fn queue(
     let flash = p.remove("flash");
     p.retain(|_, val| !val.is_empty());
     let stats = query::stats(&s.ctx.db.read, &a).await?;
-    let (views, next) = query::list_views(&s.ctx, &a, &p).await?;
+    // A hand-edited or stale filter URL shows the queue form with what is wrong, not an error page.
+    let (views, next, problem) = match super::refusal(query::list_views(&s.ctx, &a, &p).await)? {
+        Ok((views, next)) => (views, next, None),
+        Err(m) => (Vec::new(), None, Some(m)),
+    };
     let rows = views
         .into_iter()
         .map(|t| Row {
@@ -117,7 +121,8 @@ pub async fn queue(
         "resolved",
     ];
     let mut l = Layout::new(&v, "Queue", "agent-queue");
-    l.flash = flash;
+    let status = if problem.is_some() { 400 } else { 200 };
+    l.flash = problem.or(flash);
     let get = |k: &str| p.get(k).cloned().unwrap_or_default();
     let page_view = QueuePage {
         l,
@@ -167,7 +172,7 @@ pub async fn queue(
             .map(|v| (v.id, v.name, v.query))
             .collect(),
     };
-    Ok(page(&v, 200, &page_view))
+    Ok(page(&v, status, &page_view))
 }
 
 /// Bulk form.

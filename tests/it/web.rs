@@ -512,6 +512,15 @@ async fn agents_save_and_delete_queue_views() {
         "invalid filters are not saved: {}",
         &flash[flash.find("<main").unwrap_or(0)..]
     );
+    // A bad filter URL keeps the queue page (its filter form, the message), with status 400.
+    let r = v.get("/agent?status=bogus&priority=high").await;
+    assert_eq!(r.status(), 400);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("unknown status"), "{page}");
+    assert!(
+        page.contains("name=\"q\"") && page.contains("Urgent bugs"),
+        "the queue's filter form and saved views are still there"
+    );
     let at = html.find("action=\"/agent/views/").unwrap() + "action=\"/agent/views/".len();
     let id = html[at..].split('/').next().unwrap().to_string();
     let r = v
