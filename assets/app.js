@@ -123,6 +123,8 @@ function supportForm() {
     el.addEventListener("blur", () => validate(form, f));
     el.addEventListener("input", () => { if (el.getAttribute("aria-invalid") === "true") validate(form, f); });
   }
+  // Picking a category clears its "please choose" message at once.
+  for (const r of $$('input[name="category"]', form)) r.addEventListener("change", () => validate(form, "category"));
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     $("#form-error").textContent = "";

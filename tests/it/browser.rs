@@ -48,6 +48,10 @@ impl Browser {
             "--disable-background-networking".into(),
             "--no-first-run".into(),
             "--window-size=1280,900".into(),
+            // The form's screenshot button: the capture prompt is accepted and the "screen" is
+            // Chromium's synthetic video source (headless has no screen to share).
+            "--use-fake-ui-for-media-stream".into(),
+            "--use-fake-device-for-media-stream".into(),
             format!("--user-data-dir={}", profile.path().display()),
         ];
         if !javascript {
@@ -171,6 +175,11 @@ async fn public_form_tracking_link_and_reply_in_a_browser() {
     b.fill("#name", "Ada Lovelace").await;
     b.fill("#email", "ada@example.com").await;
     b.click(r#"input[name="category"][value="bug"]"#).await;
+    assert_eq!(
+        b.text(r#".err[data-for="category"]"#).await,
+        "",
+        "choosing a category clears its error"
+    );
     b.click(r#"input[name="priority"][value="high"]"#).await;
     b.fill("#subject", "Export button does nothing").await;
     b.fill(
@@ -178,6 +187,22 @@ async fn public_form_tracking_link_and_reply_in_a_browser() {
         "Clicking export on the reports page does nothing at all.",
     )
     .await;
+    // The screenshot button captures the page with the browser's own screen capture.
+    b.click("#screenshot").await;
+    let mut listed = String::new();
+    for _ in 0..150 {
+        listed = b.text("#file-list").await;
+        if listed.contains("screenshot.png") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        listed.contains("screenshot.png"),
+        "screenshot not attached: list {listed:?}, error {:?}",
+        b.text("#form-error").await
+    );
+    b.shots("support-form-with-screenshot").await;
     b.click("#submit").await;
     let number = b.wait_for("#ticket-number").await.text().await.unwrap();
     assert!(number.starts_with("TKT-"), "{number}");
@@ -192,6 +217,15 @@ async fn public_form_tracking_link_and_reply_in_a_browser() {
     assert!(
         t.body["page_url"].as_str().is_some_and(|u| !u.is_empty()),
         "page URL captured"
+    );
+    let shot = &t.body["attachments"][0];
+    assert_eq!(
+        (shot["filename"].as_str(), shot["content_type"].as_str()),
+        (Some("screenshot.png"), Some("image/png"))
+    );
+    assert!(
+        shot["size"].as_i64().unwrap() > 1000,
+        "a real image: {shot}"
     );
     // The tracking link opens the ticket without an account and takes a reply.
     b.click("#tracking-link").await;
