@@ -11,6 +11,8 @@ use triage::tickets::model::Role;
 /// A chromedriver process and a browser session on it.
 pub struct Browser {
     pub c: Client,
+    /// axe-core's source, injected into pages to audit them (JavaScript on only).
+    axe: Option<String>,
     driver: Child,
     _profile: tempfile::TempDir,
 }
@@ -74,6 +76,7 @@ impl Browser {
                 Ok(c) => {
                     return Browser {
                         c,
+                        axe: javascript.then(axe_source),
                         driver,
                         _profile: profile,
                     };
@@ -132,8 +135,9 @@ impl Browser {
             .unwrap_or_else(|_| panic!("{css} never appeared"))
     }
 
-    /// Saves the page at 1280 and 375 px wide.
+    /// Saves the page at 1280 and 375 px wide, after an accessibility audit of it.
     pub async fn shots(&self, name: &str) {
+        self.audit(name).await;
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         for (w, h) in [(1280u32, 900u32), (375, 812)] {
@@ -143,6 +147,34 @@ impl Browser {
             std::fs::write(dir.join(format!("{name}-{w}.png")), png).unwrap();
         }
         self.c.set_window_size(1280, 900).await.ok();
+    }
+
+    /// Runs axe-core's WCAG 2 A/AA rules on the page; any violation fails the test.
+    pub async fn audit(&self, name: &str) {
+        let Some(axe) = &self.axe else {
+            return;
+        };
+        self.c
+            .execute(&format!("{axe}\nreturn true;"), vec![])
+            .await
+            .expect("inject axe-core");
+        let found = self
+            .c
+            .execute_async(
+                r#"const done = arguments[arguments.length - 1];
+                axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+                  .then((r) => done(r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 4).map((n) => n.target.join(" ")).join(" | ")}`)))
+                  .catch((e) => done([`axe failed: ${e}`]));"#,
+                vec![],
+            )
+            .await
+            .expect("run axe-core");
+        let found: Vec<String> = serde_json::from_value(found).unwrap_or_default();
+        assert!(
+            found.is_empty(),
+            "accessibility violations on {name}:\n{}",
+            found.join("\n")
+        );
     }
 
     pub async fn sign_in(&self, app: &TestApp, email: &str) {
@@ -489,4 +521,15 @@ async fn help_suggestions_while_typing_and_the_new_admin_pages() {
         "{left}"
     );
     b.shots("agent-ticket-sla-templates").await;
+}
+
+/// axe-core's browser bundle: `TRIAGE_TEST_AXE`, or where `.ci/run` puts it (npm's axe-core).
+fn axe_source() -> String {
+    let path = std::env::var("TRIAGE_TEST_AXE").unwrap_or_else(|_| {
+        let home = std::env::var("HOME").unwrap_or_default();
+        format!("{home}/.cache/triage-ci/axe/node_modules/axe-core/axe.min.js")
+    });
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("axe-core not found at {path} ({e}): .ci/run installs it from npm")
+    })
 }
