@@ -9,17 +9,20 @@ use crate::error::Result;
 /// How a full-text condition joins a ticket list query.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Plan {
-    /// The matches drive: all are read and sorted (few matches, a rare word).
+    /// The matches drive: every matching row is read and sorted (few matches, a rare word).
     #[default]
     Drive,
-    /// The list's own index drives in sort order and each row is checked against the text
-    /// index (many matches: a page fills after a few rows, where sorting every match of a
-    /// common word at a million tickets takes seconds).
-    Probe,
+    /// The list's own index is walked in sort order and each entry is checked against the
+    /// set of matching ids, built once from the text index (many matches: a page fills after
+    /// a few entries, where reading and sorting every row matching a common word takes seconds
+    /// at a million tickets). Checking each entry with its own text-index lookup instead was
+    /// measured 100 times slower: a prefix term's doclists are merged again for every probe.
+    Scan,
 }
 
-/// Matches up to which a search reads and sorts all of them; beyond, rows are probed.
-pub const DRIVE_LIMIT: i64 = 3000;
+/// Matches up to which a search reads and sorts all of them; beyond, it scans. Measured at
+/// 1M tickets: 4,400 matches read and sorted in 2 ms, 50,000 in 95 ms; scanning 8–10 ms.
+pub const DRIVE_LIMIT: i64 = 5000;
 
 /// Chooses the plan for `q` by counting its matches up to `DRIVE_LIMIT` (a short read of the
 /// text index). PostgreSQL's planner weighs its GIN index with its own statistics.
@@ -43,7 +46,7 @@ pub async fn plan(conn: &impl ConnectionTrait, q: &str) -> Result<Plan> {
         None => 0,
     };
     Ok(if n > DRIVE_LIMIT {
-        Plan::Probe
+        Plan::Scan
     } else {
         Plan::Drive
     })
@@ -93,8 +96,10 @@ pub fn ticket_filter(backend: DatabaseBackend, q: &str, plan: Plan) -> Option<Si
             "tickets.id IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)",
             [query],
         ),
-        Plan::Probe => Expr::cust_with_values(
-            "EXISTS (SELECT 1 FROM tickets_fts WHERE tickets_fts MATCH ? AND tickets_fts.rowid = tickets.id)",
+        // The unary `+` keeps SQLite from using the id list as the driving rowid lookup, so
+        // the ORDER BY index drives and the list (an ephemeral index) is only consulted.
+        Plan::Scan => Expr::cust_with_values(
+            "+tickets.id IN (SELECT rowid FROM tickets_fts WHERE tickets_fts MATCH ?)",
             [query],
         ),
     })

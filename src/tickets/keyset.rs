@@ -17,9 +17,9 @@ use crate::db::entities::ticket;
 const MAX_PARTS: usize = 16;
 
 /// The filter as single-status, single-priority parts (or whole, when splitting does not help:
-/// full-text queries driven by their matches, or too many combinations).
-pub fn split(f: &Filters, text_plan: crate::search::Plan) -> Vec<Filters> {
-    if f.q.is_some() && text_plan == crate::search::Plan::Drive {
+/// full-text queries, or too many combinations).
+pub fn split(f: &Filters) -> Vec<Filters> {
+    if f.q.is_some() {
         return vec![f.clone()];
     }
     let statuses: Vec<Vec<_>> = if f.status.len() > 1 {
@@ -93,14 +93,13 @@ mod tests {
     use crate::tickets::model::{Priority, Status};
 
     #[test]
-    fn filters_split_per_status_and_priority_but_not_match_driven_search() {
-        use crate::search::Plan;
+    fn filters_split_per_status_and_priority_but_not_search() {
         let f = Filters {
             status: vec![Status::Open, Status::InProgress],
             priority: vec![Priority::High, Priority::Urgent],
             ..Filters::default()
         };
-        let parts = split(&f, Plan::Drive);
+        let parts = split(&f);
         assert_eq!(parts.len(), 4);
         assert!(
             parts
@@ -111,12 +110,7 @@ mod tests {
             q: Some("printer".into()),
             ..f.clone()
         };
-        assert_eq!(split(&searched, Plan::Drive).len(), 1);
-        assert_eq!(
-            split(&searched, Plan::Probe).len(),
-            4,
-            "probed search walks the indexes"
-        );
+        assert_eq!(split(&searched).len(), 1);
         let all_statuses = Filters {
             status: Status::active_names()
                 .iter()
@@ -131,11 +125,7 @@ mod tests {
             ],
             ..Filters::default()
         };
-        assert_eq!(
-            split(&all_statuses, Plan::Drive).len(),
-            1,
-            "too many parts: one query"
-        );
+        assert_eq!(split(&all_statuses).len(), 1, "too many parts: one query");
     }
 
     #[test]

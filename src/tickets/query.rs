@@ -212,7 +212,7 @@ pub async fn page(
         None => crate::search::Plan::Drive,
     };
     let mut rows = Vec::new();
-    for part in super::keyset::split(filters, text_plan) {
+    for part in super::keyset::split(filters) {
         let base = ticket::Entity::find()
             .filter(access::visible(actor))
             .filter(apply_filters(conn.get_database_backend(), &part, text_plan));
