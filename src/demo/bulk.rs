@@ -86,30 +86,32 @@ pub async fn seed_bulk(
     };
     let first_id: i64 = scalar(ctx, "SELECT COALESCE(MAX(id), 0) + 1 FROM tickets").await?;
     let now = ctx.clock.now_micros();
-    let mut rng = SmallRng::seed_from_u64(0x7121_a6e5 ^ first_id as u64);
+    // Rows are made on a blocking thread while the previous batch is written, so generating
+    // text and values (about half of the time) overlaps the database's work.
+    let (batches, mut arriving) = tokio::sync::mpsc::channel::<Batch>(1);
+    let maker_ctx = ctx.clone();
+    let span = Span { first_id, n, now };
+    let maker = tokio::task::spawn_blocking(move || {
+        let mut rng = SmallRng::seed_from_u64(0x7121_a6e5 ^ first_id as u64);
+        let mut made = 0;
+        while made < n {
+            let take = BATCH.min(n - made);
+            let batch = make_batch(&maker_ctx, &pools, &mut rng, span, made, take);
+            if batches.blocking_send(batch).is_err() {
+                // The writer stopped on an error; it reports it.
+                return;
+            }
+            made += take;
+        }
+    });
     let mut messages = 0;
     let mut done = 0;
-    while done < n {
-        let take = BATCH.min(n - done);
-        let mut tickets = Vec::with_capacity(take);
-        let mut thread = Vec::with_capacity(take * 2);
-        let mut events = Vec::with_capacity(take);
-        for k in 0..take {
-            let i = done + k;
-            let id = first_id + i as i64;
-            let created = now - 365 * DAY + (i as i64 * 365 * DAY) / n.max(1) as i64
-                - rng.random_range(0..MINUTE * 30);
-            let row = ticket_row(ctx, &pools, &mut rng, id, created.min(now - MINUTE), now);
-            thread.extend(row.messages);
-            events.push(vec![
-                Value::from(id),
-                Value::from(row.requester),
-                Value::from("created"),
-                row.values[1].clone(),
-                Value::from(row.created),
-            ]);
-            tickets.push(row.values);
-        }
+    while let Some(Batch {
+        tickets,
+        thread,
+        events,
+    }) = arriving.recv().await
+    {
         messages += thread.len();
         let txn = ctx.db.write.begin().await?;
         insert_rows(&txn, ctx.db.backend, "tickets", TICKET_COLS, &tickets).await?;
@@ -137,9 +139,13 @@ pub async fn seed_bulk(
         )
         .await?;
         txn.commit().await?;
-        done += take;
+        done += tickets.len();
         progress(done, n);
     }
+    maker
+        .await
+        .map_err(|e| anyhow::anyhow!("bulk row generation failed: {e}"))?;
+    anyhow::ensure!(done == n, "bulk seed stopped after {done} of {n} tickets");
     if ctx.db.backend == DatabaseBackend::Postgres {
         // Explicit ids leave the sequence behind; move it past them.
         ctx.db
@@ -184,6 +190,56 @@ const TICKET_COLS: &[&str] = &[
     "sla_alerts",
     "sla_next_at",
 ];
+
+/// One transaction's rows.
+struct Batch {
+    tickets: Vec<Vec<Value>>,
+    thread: Vec<Vec<Value>>,
+    events: Vec<Vec<Value>>,
+}
+
+/// The whole load: `n` tickets with ids from `first_id`, spread over the year before `now`.
+#[derive(Clone, Copy)]
+struct Span {
+    first_id: i64,
+    n: usize,
+    now: i64,
+}
+
+/// Tickets `from..from + take` of the span, with their threads and history.
+fn make_batch(
+    ctx: &Ctx,
+    pools: &Pools,
+    rng: &mut SmallRng,
+    span: Span,
+    from: usize,
+    take: usize,
+) -> Batch {
+    let Span { first_id, n, now } = span;
+    let mut tickets = Vec::with_capacity(take);
+    let mut thread = Vec::with_capacity(take * 2);
+    let mut events = Vec::with_capacity(take);
+    for i in from..from + take {
+        let id = first_id + i as i64;
+        let created = now - 365 * DAY + (i as i64 * 365 * DAY) / n.max(1) as i64
+            - rng.random_range(0..MINUTE * 30);
+        let row = ticket_row(ctx, pools, rng, id, created.min(now - MINUTE), now);
+        thread.extend(row.messages);
+        events.push(vec![
+            Value::from(id),
+            Value::from(row.requester),
+            Value::from("created"),
+            row.values[1].clone(),
+            Value::from(row.created),
+        ]);
+        tickets.push(row.values);
+    }
+    Batch {
+        tickets,
+        thread,
+        events,
+    }
+}
 
 struct TicketRow {
     values: Vec<Value>,
