@@ -7,20 +7,20 @@ use crate::on_both;
 use reqwest::multipart::{Form, Part};
 use triage::tickets::model::Role;
 
-const PNG: &[u8] = &[
+pub const PNG: &[u8] = &[
     0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, 0x49, 0x48, 0x44, 0x52, 0, 0, 0,
     1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1F, 0x15, 0xC4, 0x89,
 ];
 const PDF: &[u8] = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n";
 
-fn file(name: &str, bytes: &[u8], mime: &str) -> Part {
+pub fn file(name: &str, bytes: &[u8], mime: &str) -> Part {
     Part::bytes(bytes.to_vec())
         .file_name(name.to_string())
         .mime_str(mime)
         .unwrap()
 }
 
-async fn send(app: &TestApp, path: &str, token: Option<&str>, form: Form) -> Res {
+pub async fn send(app: &TestApp, path: &str, token: Option<&str>, form: Form) -> Res {
     let mut req = app
         .client
         .post(format!("{}{}", app.base, path))
@@ -31,7 +31,7 @@ async fn send(app: &TestApp, path: &str, token: Option<&str>, form: Form) -> Res
     Res::read(req.send().await.unwrap()).await
 }
 
-async fn fetch(app: &TestApp, path: &str, token: Option<&str>) -> reqwest::Response {
+pub async fn fetch(app: &TestApp, path: &str, token: Option<&str>) -> reqwest::Response {
     let mut req = app.client.get(format!("{}{}", app.base, path));
     if let Some(t) = token {
         req = req.bearer_auth(t);

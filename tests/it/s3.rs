@@ -2,9 +2,10 @@
 //! `.ci/run` installs) on a free local port; uploads, mail parts and downloads go through it and
 //! nothing lands in the data directory.
 
+use crate::attachments::{PNG, fetch, file, send};
 use crate::harness::*;
 use crate::on_both;
-use reqwest::multipart::{Form, Part};
+use reqwest::multipart::Form;
 use sha2::{Digest, Sha256};
 use std::process::{Child, Command, Stdio};
 use triage::tickets::model::Role;
@@ -112,11 +113,6 @@ fn local_blobs(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-const PNG: &[u8] = &[
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, 0x49, 0x48, 0x44, 0x52, 0, 0, 0,
-    1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 0x1F, 0x15, 0xC4, 0x89,
-];
-
 on_both!(
     attachments_live_in_an_s3_bucket,
     |backend: Backend| async move {
@@ -164,50 +160,19 @@ on_both!(
             .text("description", "Both files attached.")
             .text("category", "bug")
             .text("priority", "high")
-            .part(
-                "attachments",
-                Part::bytes(PNG.to_vec())
-                    .file_name("crash.png")
-                    .mime_str("image/png")
-                    .unwrap(),
-            )
-            .part(
-                "attachments",
-                Part::bytes(big.clone())
-                    .file_name("app.log")
-                    .mime_str("text/plain")
-                    .unwrap(),
-            );
-        let created = app
-            .client
-            .post(format!("{}/api/v1/tickets", app.base))
-            .bearer_auth(&admin)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        let created = Res::read(created).await;
+            .part("attachments", file("crash.png", PNG, "image/png"))
+            .part("attachments", file("app.log", &big, "text/plain"));
+        let created = send(&app, "/api/v1/tickets", Some(&admin), form).await;
         let number = created.ok(201)["number"].as_str().unwrap().to_string();
         let files = created.body["attachments"].as_array().unwrap().clone();
         assert_eq!(files.len(), 2, "{}", created.text);
 
         // The same screenshot again, on a reply: stored once.
-        let reply = Form::new().text("body", "Same screenshot again.").part(
-            "attachments",
-            Part::bytes(PNG.to_vec())
-                .file_name("again.png")
-                .mime_str("image/png")
-                .unwrap(),
-        );
-        let r = app
-            .client
-            .post(format!("{}/api/v1/tickets/{number}/comments", app.base))
-            .bearer_auth(&admin)
-            .multipart(reply)
-            .send()
-            .await
-            .unwrap();
-        Res::read(r).await.ok(201);
+        let reply = Form::new()
+            .text("body", "Same screenshot again.")
+            .part("attachments", file("again.png", PNG, "image/png"));
+        let path = format!("/api/v1/tickets/{number}/comments");
+        send(&app, &path, Some(&admin), reply).await.ok(201);
 
         // A mailed-in attachment goes to the bucket too.
         let report = b"order,total\n1001,42.00\n";
@@ -240,16 +205,8 @@ on_both!(
 
         // Downloads stream back from the bucket, byte for byte.
         for (i, expected) in [(0, PNG), (1, &big[..])] {
-            let got = app
-                .client
-                .get(format!(
-                    "{}/api/v1/tickets/{number}/attachments/{}",
-                    app.base, files[i]["id"]
-                ))
-                .bearer_auth(&admin)
-                .send()
-                .await
-                .unwrap();
+            let path = format!("/api/v1/tickets/{number}/attachments/{}", files[i]["id"]);
+            let got = fetch(&app, &path, Some(&admin)).await;
             assert_eq!(got.status(), 200);
             assert_eq!(got.bytes().await.unwrap().as_ref(), expected);
         }
