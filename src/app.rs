@@ -92,6 +92,11 @@ pub async fn open_context(config: Config, clock: Clock) -> anyhow::Result<Ctx> {
     }
     let keys = Keys::new(&load_secret(&config)?);
     let blobs = Arc::new(crate::attachments::Blobs::from_config(&config)?);
+    match blobs.sweep_spool(std::time::Duration::from_secs(86_400)) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(removed = n, "removed upload spool files left by a crash"),
+        Err(e) => tracing::warn!(error = %e, "could not sweep the upload spool"),
+    }
     let ctx = Ctx {
         blobs,
         db,

@@ -78,6 +78,29 @@ impl Blobs {
         self.root.join("tmp")
     }
 
+    /// Removes spool files older than `age`: uploads cut off by a crash or a killed process.
+    /// Returns how many went. Younger files may belong to uploads in flight and stay.
+    pub fn sweep_spool(&self, age: std::time::Duration) -> std::io::Result<usize> {
+        let entries = match std::fs::read_dir(self.spool_dir()) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let stale = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|elapsed| elapsed > age);
+            if stale && entry.path().is_file() && std::fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Says where the bytes go, for the start-up log.
     pub fn describe(&self) -> String {
         match &self.remote {
@@ -272,5 +295,32 @@ mod tests {
         let blobs = Blobs::from_config(&ok).unwrap();
         let remote = blobs.remote.as_ref().unwrap();
         assert_eq!(remote.key("abcdef").as_ref(), "some/prefix/ab/cdef");
+    }
+
+    #[test]
+    fn the_spool_sweep_removes_only_old_leftovers() {
+        let dir = std::env::temp_dir().join(format!("spool-{}", uuid::Uuid::new_v4()));
+        let blobs = Blobs::from_config(&Config {
+            data_dir: dir.clone(),
+            ..Config::default()
+        })
+        .unwrap();
+        let day = std::time::Duration::from_secs(86_400);
+        assert_eq!(blobs.sweep_spool(day).unwrap(), 0, "no spool yet");
+        std::fs::create_dir_all(blobs.spool_dir()).unwrap();
+        let old = blobs.spool_dir().join("upload-old");
+        let fresh = blobs.spool_dir().join("upload-fresh");
+        std::fs::write(&old, b"cut off").unwrap();
+        std::fs::write(&fresh, b"in flight").unwrap();
+        let two_days_ago = std::time::SystemTime::now() - 2 * day;
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(two_days_ago)
+            .unwrap();
+        assert_eq!(blobs.sweep_spool(day).unwrap(), 1);
+        assert!(!old.exists() && fresh.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
