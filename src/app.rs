@@ -92,11 +92,6 @@ pub async fn open_context(config: Config, clock: Clock) -> anyhow::Result<Ctx> {
     }
     let keys = Keys::new(&load_secret(&config)?);
     let blobs = Arc::new(crate::attachments::Blobs::from_config(&config)?);
-    match blobs.sweep_spool(std::time::Duration::from_secs(86_400)) {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(removed = n, "removed upload spool files left by a crash"),
-        Err(e) => tracing::warn!(error = %e, "could not sweep the upload spool"),
-    }
     let ctx = Ctx {
         blobs,
         db,
@@ -135,6 +130,7 @@ impl Application {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        self.ctx.blobs.sweep_stale_spool();
         let stop = tokio_util::sync::CancellationToken::new();
         let background = if self.ctx.config.workers {
             crate::notify::spawn_background(self.ctx.clone(), stop.clone())?

@@ -41,7 +41,7 @@ impl Blobs {
     pub fn from_config(config: &Config) -> anyhow::Result<Blobs> {
         let root = config.data_dir.join("attachments");
         let url = config.storage_url.trim();
-        if url.is_empty() || url.starts_with("file:") || url == "local" {
+        if url.is_empty() {
             return Ok(Blobs { root, remote: None });
         }
         let Some(rest) = url.strip_prefix("s3://") else {
@@ -99,6 +99,16 @@ impl Blobs {
             }
         }
         Ok(removed)
+    }
+
+    /// Start-up sweep for the long-running processes that spool (`serve`, `worker`): spool
+    /// files older than a day are left by a crash mid-upload. Logged, never fatal.
+    pub fn sweep_stale_spool(&self) {
+        match self.sweep_spool(std::time::Duration::from_secs(86_400)) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "removed upload spool files left by a crash"),
+            Err(e) => tracing::warn!(error = %e, "could not sweep the upload spool"),
+        }
     }
 
     /// Says where the bytes go, for the start-up log.
@@ -162,7 +172,7 @@ impl Blobs {
     }
 
     fn local_path(&self, sha256: &str) -> PathBuf {
-        let (a, b) = sha256.split_at(2.min(sha256.len()));
+        let (a, b) = shard(sha256);
         self.root.join(a).join(b)
     }
 
@@ -183,9 +193,15 @@ impl Blobs {
     }
 }
 
+/// Splits a content hash into a two-character directory and the rest, so no directory (or
+/// key prefix) holds more than 1/256 of the files.
+fn shard(sha256: &str) -> (&str, &str) {
+    sha256.split_at(2.min(sha256.len()))
+}
+
 impl Remote {
     fn key(&self, sha256: &str) -> ObjectPath {
-        let (a, b) = sha256.split_at(2.min(sha256.len()));
+        let (a, b) = shard(sha256);
         if self.prefix.is_empty() {
             ObjectPath::from(format!("{a}/{b}"))
         } else {
@@ -278,6 +294,9 @@ mod tests {
         assert!(Blobs::from_config(&config("")).unwrap().remote.is_none());
         let err = |u: &str| Blobs::from_config(&config(u)).err().unwrap().to_string();
         assert!(err("ftp://files/x").contains("s3://bucket/prefix"));
+        // A path would be silently ignored (attachments always live in the data dir), so say so.
+        assert!(err("file:///srv/files").contains("s3://bucket/prefix"));
+        assert!(err("local").contains("s3://bucket/prefix"));
         assert!(err("s3:///prefix").contains("names no bucket"));
         let mut bad = config("s3://bucket");
         bad.storage_options
