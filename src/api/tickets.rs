@@ -5,7 +5,6 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -220,7 +219,7 @@ pub async fn create(
         None => service::create(&s.ctx, new).await?,
         // Drafted from a chat: the ticket and the link are one write.
         Some(id) => {
-            let txn = s.ctx.db.write.begin().await?;
+            let txn = s.ctx.db.begin().await?;
             let now = s.ctx.clock.now_micros();
             let t = service::create_in(&s.ctx, &txn, new, now).await?;
             crate::drafts::link(&txn, &a, id, t.id).await?;
@@ -281,8 +280,9 @@ pub async fn get(
     Auth(a): Auth,
     ApiPath(key): ApiPath<String>,
 ) -> Result<Json<TicketView>> {
-    let t = access::load(&s.ctx.db.read, &a, &key).await?;
-    ticket_view(&s, &t).await
+    Ok(Json(
+        view::load_one(&s.ctx.db.read, &a, &key, s.ctx.clock.now_micros()).await?,
+    ))
 }
 
 /// `PATCH /tickets/{id}` body.

@@ -2,7 +2,8 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    Statement,
 };
 use serde::Serialize;
 
@@ -128,7 +129,7 @@ pub async fn check_credentials(ctx: &Ctx, email: &str, pw: &str) -> Result<user:
 pub async fn refresh(ctx: &Ctx, token: &str) -> Result<TokenPair> {
     let bad = || Error::Unauthorized("invalid or expired refresh token".into());
     let now = ctx.clock.now_micros();
-    let txn = ctx.db.write.begin().await?;
+    let txn = ctx.db.begin().await?;
     let Some(row) = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(hash_token(token)))
         .one(&txn)
@@ -189,29 +190,52 @@ pub async fn logout(ctx: &Ctx, actor: &Actor, token: &str) -> Result<()> {
 /// Resolves a bearer credential (JWT or personal API token) to the live, active user.
 pub async fn authenticate(ctx: &Ctx, bearer: &str) -> Result<Actor> {
     let now = ctx.clock.now_micros();
-    let user_id = if bearer.starts_with(API_TOKEN_PREFIX) {
-        let row = api_token::Entity::find()
-            .filter(api_token::Column::TokenHash.eq(hash_token(bearer)))
-            .filter(api_token::Column::RevokedAt.is_null())
-            .one(&ctx.db.read)
-            .await?
-            .ok_or_else(|| Error::Unauthorized("invalid API token".into()))?;
-        // Last-used is informative; refresh it at most once a minute to spare the writer.
-        if row.last_used_at.is_none_or(|t| now - t > 60_000_000) {
-            api_token::Entity::update_many()
-                .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
-                .filter(api_token::Column::Id.eq(row.id))
-                .exec(&ctx.db.write)
-                .await?;
-        }
-        row.user_id
-    } else {
-        ctx.keys
-            .verify_access(bearer, now / 1_000_000)
-            .ok_or_else(|| Error::Unauthorized("invalid or expired access token".into()))?
-            .sub
-    };
+    if bearer.starts_with(API_TOKEN_PREFIX) {
+        return token_actor(ctx, bearer, now).await;
+    }
+    let user_id = ctx
+        .keys
+        .verify_access(bearer, now / 1_000_000)
+        .ok_or_else(|| Error::Unauthorized("invalid or expired access token".into()))?
+        .sub;
     live_actor(ctx, user_id).await
+}
+
+/// An API token's account, read with the token in one query (every API call pays for it).
+async fn token_actor(ctx: &Ctx, bearer: &str, now: i64) -> Result<Actor> {
+    let row = ctx
+        .db
+        .read
+        .query_one_raw(Statement::from_sql_and_values(
+            ctx.db.backend,
+            "SELECT t.id AS token_id, t.last_used_at, u.id, u.name, u.role, u.active \
+             FROM api_tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+            [hash_token(bearer).into()],
+        ))
+        .await?
+        .ok_or_else(|| Error::Unauthorized("invalid API token".into()))?;
+    let last_used: Option<i64> = row.try_get("", "last_used_at")?;
+    // Last-used is informative; refresh it at most once a minute to spare the writer.
+    if last_used.is_none_or(|t| now - t > 60_000_000) {
+        let token_id: i64 = row.try_get("", "token_id")?;
+        api_token::Entity::update_many()
+            .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
+            .filter(api_token::Column::Id.eq(token_id))
+            .exec(&ctx.db.write)
+            .await?;
+    }
+    if !row.try_get::<bool>("", "active")? {
+        return Err(Error::Unauthorized(
+            "account not found or deactivated".into(),
+        ));
+    }
+    let role: String = row.try_get("", "role")?;
+    Ok(Actor {
+        id: row.try_get("", "id")?,
+        name: row.try_get("", "name")?,
+        role: Role::parse(&role).unwrap_or(Role::Customer),
+    })
 }
 
 /// The account as an actor, re-read now so deactivation and demotion apply at once.

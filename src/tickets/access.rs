@@ -23,7 +23,8 @@ pub fn visible(actor: &Actor) -> Condition {
     }
 }
 
-fn find(actor: &Actor, key: &str) -> Select<ticket::Entity> {
+/// The select of ticket `key` (id or number) restricted to what `actor` may see.
+pub(crate) fn find(actor: &Actor, key: &str) -> Select<ticket::Entity> {
     let by_key = match key.parse::<i64>() {
         Ok(id) => ticket::Column::Id.eq(id),
         Err(_) => ticket::Column::Number.eq(key.to_uppercase()),

@@ -1,12 +1,18 @@
 //! Ticket representations for the API, built in batches (one query each for people and tags).
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect,
+};
 use serde::Serialize;
 use std::collections::HashMap;
 
+use crate::auth::Actor;
 use crate::clock::rfc3339;
 use crate::db::entities::{ticket, ticket_tag, user};
-use crate::error::Result;
+use crate::db::mail_entities::attachment;
+use crate::error::{Error, Result};
 
 /// The requester as shown on a ticket.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -96,13 +102,10 @@ pub async fn build(
         tags.entry(row.ticket_id).or_default().push(row.tag);
     }
     let mut files: HashMap<i64, Vec<crate::attachments::AttachmentView>> = HashMap::new();
-    for a in crate::db::mail_entities::attachment::Entity::find()
-        .filter(
-            crate::db::mail_entities::attachment::Column::TicketId
-                .is_in(tickets.iter().map(|t| t.id)),
-        )
-        .filter(crate::db::mail_entities::attachment::Column::MessageRow.is_null())
-        .order_by_asc(crate::db::mail_entities::attachment::Column::Id)
+    for a in attachment::Entity::find()
+        .filter(attachment::Column::TicketId.is_in(tickets.iter().map(|t| t.id)))
+        .filter(attachment::Column::MessageRow.is_null())
+        .order_by_asc(attachment::Column::Id)
         .all(conn)
         .await?
     {
@@ -125,37 +128,190 @@ pub async fn build(
                     id: u.id,
                     name: u.name.clone(),
                 });
-            TicketView {
-                id: t.id,
-                number: t.number.clone(),
-                subject: t.subject.clone(),
-                description: t.description.clone(),
-                category: t.category.clone(),
-                priority: t.priority.clone(),
-                status: t.status.clone(),
-                channel: t.channel.clone(),
-                tags: tags.remove(&t.id).unwrap_or_default(),
-                requester,
-                assignee,
-                page_url: t.page_url.clone(),
-                browser_info: t.browser_info.clone(),
-                conversation_id: t.conversation_id,
-                merged_into: t.merged_into,
-                resolution: t.resolution.clone(),
-                created_at: rfc3339(t.created_at),
-                updated_at: rfc3339(t.updated_at),
-                first_response_at: t.first_response_at.map(rfc3339),
-                resolved_at: t.resolved_at.map(rfc3339),
-                closed_at: t.closed_at.map(rfc3339),
-                first_response_due_at: t.first_response_due_at.map(rfc3339),
-                resolution_due_at: t.resolution_due_at.map(rfc3339),
-                sla: crate::sla::store::state_of(t, now),
-                attachments: files.remove(&t.id).unwrap_or_default(),
-                follow_up_of: t.follow_up_of,
-                rating: ratings.remove(&t.id),
-            }
+            assemble(
+                t,
+                Extras {
+                    requester,
+                    assignee,
+                    tags: tags.remove(&t.id).unwrap_or_default(),
+                    attachments: files.remove(&t.id).unwrap_or_default(),
+                    rating: ratings.remove(&t.id),
+                },
+                now,
+            )
         })
         .collect())
+}
+
+/// What a view holds besides the ticket row itself.
+struct Extras {
+    requester: Option<Requester>,
+    assignee: Option<Assignee>,
+    tags: Vec<String>,
+    attachments: Vec<crate::attachments::AttachmentView>,
+    rating: Option<super::rating::RatingView>,
+}
+
+fn assemble(t: &ticket::Model, x: Extras, now: i64) -> TicketView {
+    TicketView {
+        id: t.id,
+        number: t.number.clone(),
+        subject: t.subject.clone(),
+        description: t.description.clone(),
+        category: t.category.clone(),
+        priority: t.priority.clone(),
+        status: t.status.clone(),
+        channel: t.channel.clone(),
+        tags: x.tags,
+        requester: x.requester,
+        assignee: x.assignee,
+        page_url: t.page_url.clone(),
+        browser_info: t.browser_info.clone(),
+        conversation_id: t.conversation_id,
+        merged_into: t.merged_into,
+        resolution: t.resolution.clone(),
+        created_at: rfc3339(t.created_at),
+        updated_at: rfc3339(t.updated_at),
+        first_response_at: t.first_response_at.map(rfc3339),
+        resolved_at: t.resolved_at.map(rfc3339),
+        closed_at: t.closed_at.map(rfc3339),
+        first_response_due_at: t.first_response_due_at.map(rfc3339),
+        resolution_due_at: t.resolution_due_at.map(rfc3339),
+        sla: crate::sla::store::state_of(t, now),
+        attachments: x.attachments,
+        follow_up_of: t.follow_up_of,
+        rating: x.rating,
+    }
+}
+
+/// A ticket row with its people, tags and the counts of its files and ratings, read as
+/// sub-selects of the same statement.
+struct RowWithExtras {
+    ticket: ticket::Model,
+    requester_name: Option<String>,
+    requester_email: Option<String>,
+    assignee_name: Option<String>,
+    tag_list: Option<String>,
+    files: i64,
+    ratings: i64,
+}
+
+impl FromQueryResult for RowWithExtras {
+    fn from_query_result(res: &QueryResult, pre: &str) -> std::result::Result<Self, DbErr> {
+        Ok(RowWithExtras {
+            ticket: ticket::Model::from_query_result(res, pre)?,
+            requester_name: res.try_get(pre, "x_requester_name")?,
+            requester_email: res.try_get(pre, "x_requester_email")?,
+            assignee_name: res.try_get(pre, "x_assignee_name")?,
+            tag_list: res.try_get(pre, "x_tags")?,
+            files: res.try_get(pre, "x_files")?,
+            ratings: res.try_get(pre, "x_ratings")?,
+        })
+    }
+}
+
+/// Tags are joined with the unit separator, which validation never lets into a tag.
+const TAG_SEPARATOR: char = '\u{1f}';
+
+/// The view of the ticket `key` (id or number) if `actor` may see it, in one statement for a
+/// ticket without files or rating (the common case); "not found" otherwise.
+pub async fn load_one(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    key: &str,
+    now: i64,
+) -> Result<TicketView> {
+    let tags = match conn.get_database_backend() {
+        DatabaseBackend::Postgres => "string_agg(tag, chr(31))",
+        _ => "group_concat(tag, char(31))",
+    };
+    let row = super::access::find(actor, key)
+        .column_as(
+            Expr::cust("(SELECT name FROM users WHERE users.id = tickets.requester_id)"),
+            "x_requester_name",
+        )
+        .column_as(
+            Expr::cust("(SELECT email FROM users WHERE users.id = tickets.requester_id)"),
+            "x_requester_email",
+        )
+        .column_as(
+            Expr::cust("(SELECT name FROM users WHERE users.id = tickets.assignee_id)"),
+            "x_assignee_name",
+        )
+        .column_as(
+            Expr::cust(format!(
+                "(SELECT {tags} FROM ticket_tags WHERE ticket_tags.ticket_id = tickets.id)"
+            )),
+            "x_tags",
+        )
+        .column_as(
+            Expr::cust(
+                "(SELECT COUNT(*) FROM attachments WHERE attachments.ticket_id = tickets.id \
+                 AND attachments.message_row IS NULL)",
+            ),
+            "x_files",
+        )
+        .column_as(
+            Expr::cust("(SELECT COUNT(*) FROM ratings WHERE ratings.ticket_id = tickets.id)"),
+            "x_ratings",
+        )
+        .into_model::<RowWithExtras>()
+        .one(conn)
+        .await?
+        .ok_or(Error::NotFound("ticket"))?;
+    let t = &row.ticket;
+    let mut tags: Vec<String> = row
+        .tag_list
+        .as_deref()
+        .unwrap_or("")
+        .split(TAG_SEPARATOR)
+        .filter(|t| !t.is_empty())
+        .map(String::from)
+        .collect();
+    tags.sort_unstable();
+    let attachments = if row.files > 0 {
+        attachment::Entity::find()
+            .filter(attachment::Column::TicketId.eq(t.id))
+            .filter(attachment::Column::MessageRow.is_null())
+            .order_by_asc(attachment::Column::Id)
+            .all(conn)
+            .await?
+            .iter()
+            .map(Into::into)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let rating = if row.ratings > 0 {
+        super::rating::for_tickets(conn, &[t.id])
+            .await?
+            .remove(&t.id)
+    } else {
+        None
+    };
+    let requester = match (row.requester_name, row.requester_email) {
+        (Some(name), Some(email)) => Some(Requester {
+            id: t.requester_id,
+            name,
+            email,
+        }),
+        _ => None,
+    };
+    let assignee = t
+        .assignee_id
+        .zip(row.assignee_name)
+        .map(|(id, name)| Assignee { id, name });
+    Ok(assemble(
+        t,
+        Extras {
+            requester,
+            assignee,
+            tags,
+            attachments,
+            rating,
+        },
+        now,
+    ))
 }
 
 /// Builds the view of one ticket.
@@ -167,5 +323,5 @@ pub async fn build_one(
     build(conn, std::slice::from_ref(t), now)
         .await?
         .pop()
-        .ok_or_else(|| crate::error::Error::Internal(anyhow::anyhow!("empty ticket view")))
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("empty ticket view")))
 }
