@@ -4,7 +4,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    Set,
 };
 
 use super::classify::{self, Kind};
@@ -154,14 +154,37 @@ pub async fn receive(ctx: &Ctx, raw: &[u8]) -> Result<Intake> {
         });
     }
     let files = store_files(ctx, &p).await?;
-    let txn = ctx.db.write.begin().await?;
+    // Through the group committer: on SQLite, messages arriving together (IMAP batches,
+    // concurrent mailgates in one process) share one durable commit, each in its savepoint.
+    let owned = ctx.clone();
+    ctx.db
+        .group
+        .run(move |txn| {
+            Box::pin(async move {
+                take_in(&owned, txn, &p, &files, (name, email), no_auto_reply, now).await
+            })
+        })
+        .await
+}
+
+/// Threads the message onto its ticket or opens one, remembers its Message-ID and logs the
+/// outcome, all in `txn`.
+async fn take_in(
+    ctx: &Ctx,
+    txn: &DatabaseTransaction,
+    p: &Parsed,
+    files: &Files,
+    (name, email): (String, String),
+    no_auto_reply: bool,
+    now: i64,
+) -> Result<Intake> {
     let display = if name.is_empty() {
         email.split('@').next().unwrap_or("customer").to_string()
     } else {
         name
     };
-    let author = users::find_or_create_contact(&txn, &email, &display, now).await?;
-    let found = find_thread(ctx, &txn, &p, &author).await?;
+    let author = users::find_or_create_contact(txn, &email, &display, now).await?;
+    let found = find_thread(ctx, txn, p, &author).await?;
     let split = quote::split(&p.text);
     let (out, reason) = match found {
         Some((t, by)) if can_append(ctx, &t, &author, now) => {
@@ -178,8 +201,8 @@ pub async fn receive(ctx: &Ctx, raw: &[u8]) -> Result<Intake> {
                 message_id: p.message_id.clone(),
                 files: stored,
             };
-            let msg = conversations::append(ctx, &txn, &t, &actor, reply, now).await?;
-            remember(&txn, &p, t.id, Some(msg.id), now).await?;
+            let msg = conversations::append(ctx, txn, &t, &actor, reply, now).await?;
+            remember(txn, p, t.id, Some(msg.id), now).await?;
             let r = format!("threaded by {by:?}");
             (
                 Intake::Threaded {
@@ -192,7 +215,7 @@ pub async fn receive(ctx: &Ctx, raw: &[u8]) -> Result<Intake> {
         }
         found => {
             let previous = found.map(|(t, _)| t.id);
-            let t = create(ctx, &txn, &p, &author, &files, previous, no_auto_reply, now).await?;
+            let t = create(ctx, txn, p, &author, files, previous, no_auto_reply, now).await?;
             match previous {
                 Some(prev) => (
                     Intake::FollowUp {
@@ -205,8 +228,7 @@ pub async fn receive(ctx: &Ctx, raw: &[u8]) -> Result<Intake> {
             }
         }
     };
-    log(&txn, &p, &out, &reason, now).await?;
-    txn.commit().await?;
+    log(txn, p, &out, &reason, now).await?;
     Ok(out)
 }
 
@@ -488,7 +510,7 @@ async fn bounce(ctx: &Ctx, p: &Parsed, reason: &str, now: i64) -> Result<Intake>
     } else {
         format!("bounced: {}", p.diagnostic)
     };
-    let txn = ctx.db.write.begin().await?;
+    let txn = ctx.db.begin().await?;
     let marked = job::Entity::update_many()
         .col_expr(job::Column::Status, Expr::value("bounced"))
         .col_expr(job::Column::LastError, Expr::value(detail.clone()))
