@@ -89,7 +89,8 @@ struct BenchArgs {
     /// Seconds per scenario.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// Comma-separated scenarios: create, get, list, list_deep, search, comment, mixed.
+    /// Comma-separated scenarios: create, get, list, list_deep, search, comment, mixed, mail
+    /// (inbound e-mail through the mailgate intake; own server only), health (HTTP floor).
     #[arg(
         long,
         default_value = "create,get,list,list_deep,search,comment,mixed",
@@ -212,6 +213,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mailgate => Ok(mailgate(config).await),
         Command::Worker => {
             let ctx = open_context(config, Clock::default()).await?;
+            ctx.blobs.sweep_stale_spool();
             let stop = tokio_util::sync::CancellationToken::new();
             let tasks = match triage::notify::spawn_background(ctx, stop.clone()) {
                 Ok(t) => t,

@@ -20,7 +20,29 @@ pub const SCENARIOS: &[&str] = &[
     "search",
     "comment",
     "mixed",
+    "mail",
+    "health",
 ];
+
+/// Something that sends one request of a scenario: the HTTP clients, or inbound mail.
+pub trait Workload: Send + Sync + 'static {
+    /// Sends one request of `scenario`; `Ok` when it had the expected outcome.
+    fn one<'a>(
+        &'a self,
+        scenario: &'a str,
+        rng: &'a mut SmallRng,
+    ) -> impl std::future::Future<Output = Result<(), String>> + Send + 'a;
+}
+
+impl Workload for Target {
+    fn one<'a>(
+        &'a self,
+        scenario: &'a str,
+        rng: &'a mut SmallRng,
+    ) -> impl std::future::Future<Output = Result<(), String>> + Send + 'a {
+        self.request(scenario, rng)
+    }
+}
 
 /// Words that occur in bulk-seeded tickets (and some that do not), for search requests.
 const WORDS: &[&str] = &[
@@ -145,7 +167,7 @@ impl Target {
     }
 
     /// Sends one request of `scenario`; `Ok` when the expected status came back.
-    async fn one(&self, scenario: &str, rng: &mut SmallRng) -> Result<(), String> {
+    async fn request(&self, scenario: &str, rng: &mut SmallRng) -> Result<(), String> {
         let op = match scenario {
             "mixed" => match rng.random_range(0..100) {
                 0..45 => "get",
@@ -172,6 +194,8 @@ impl Target {
                     201,
                 )
             }
+            // The floor: what the HTTP stack and this client cost without any database work.
+            "health" => (self.http.get(url("/health".into())), 200),
             "get" => {
                 let id = self.ids[rng.random_range(0..self.ids.len())];
                 (self.http.get(url(format!("/api/v1/tickets/{id}"))), 200)
@@ -245,8 +269,8 @@ fn ids_of(page: &Value) -> Vec<i64> {
 }
 
 /// Runs `scenario` from `clients` tasks for `duration` and summarises it.
-pub async fn drive(
-    target: Arc<Target>,
+pub async fn drive<W: Workload>(
+    target: Arc<W>,
     scenario: &str,
     clients: usize,
     duration: Duration,

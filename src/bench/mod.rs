@@ -4,6 +4,7 @@
 //! starts its own `serve` child on a temporary (or given) database.
 
 pub mod load;
+pub mod mail;
 pub mod report;
 pub mod server;
 
@@ -78,8 +79,13 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<RunReport> {
         finished_at: String::new(),
         machine: machine(),
     };
+    let mut server_config = None;
     let (base, token, own, temp_dir) = match &opts.url {
         Some(url) => {
+            anyhow::ensure!(
+                !opts.scenarios.iter().any(|s| s == "mail"),
+                "the mail scenario writes to the server's database, so it needs the bench's own server (no --url)"
+            );
             let token = remote_token(&http, url, &opts).await?;
             report.target = url.clone();
             (url.trim_end_matches('/').to_string(), token, None, None)
@@ -101,6 +107,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<RunReport> {
             config.data_dir = dir.clone();
             config.database_url = opts.database_url.clone().unwrap_or_default();
             config.sqlite_synchronous = opts.sqlite_synchronous.clone();
+            server_config = Some(config.clone());
             let (token, tickets, seed) = prepare_database(config, opts.tickets).await?;
             report.tickets = tickets;
             report.seed_seconds = seed;
@@ -139,14 +146,18 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<RunReport> {
         } else {
             opts.clients
         };
-        let r = load::drive(
-            target.clone(),
-            s,
-            clients,
-            Duration::from_secs(opts.seconds),
-            probe.as_ref(),
-        )
-        .await;
+        let seconds = Duration::from_secs(opts.seconds);
+        let r = match (s.as_str(), &server_config) {
+            ("mail", Some(config)) => {
+                // Its own connections to the server's database, as a mailgate process has.
+                let ctx = open_context(config.clone(), Clock::default()).await?;
+                let load = Arc::new(mail::MailLoad::new(ctx.clone()));
+                let r = load::drive(load, s, clients, seconds, probe.as_ref()).await;
+                ctx.db.close().await;
+                r
+            }
+            _ => load::drive(target.clone(), s, clients, seconds, probe.as_ref()).await,
+        };
         let line = report::table(std::slice::from_ref(&r));
         println!("{}", line.lines().nth(1).unwrap_or(""));
         if let Some(e) = &r.first_error {

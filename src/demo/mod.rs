@@ -20,7 +20,7 @@ use crate::users::service::{self as users, NewUser};
 pub const DEMO_PASSWORD: &str = "triage-demo";
 
 mod bulk;
-mod text;
+pub(crate) mod text;
 
 pub use bulk::{BulkReport, seed_bulk};
 use text::{AGENT_REPLIES, CUSTOMER_REPLIES, FIRST, LAST, NOTES, SAMPLES};

@@ -5,6 +5,7 @@ use crate::harness::{Backend, TestApp, pg_url};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 use triage::db::entities::{message, ticket};
+use triage::db::mail_entities::inbound_mail;
 use triage::tickets::model::Role;
 
 both_backends!(
@@ -103,8 +104,10 @@ both_backends!(
             clients: 2,
             create_clients: 2,
             seconds: 1,
+            // `mail` writes to the database itself, so it needs the bench's own server.
             scenarios: triage::bench::load::SCENARIOS
                 .iter()
+                .filter(|s| **s != "mail")
                 .map(|s| s.to_string())
                 .collect(),
             json: Some(out.clone()),
@@ -115,7 +118,10 @@ both_backends!(
         })
         .await
         .expect("bench");
-        assert_eq!(report.results.len(), 7);
+        assert_eq!(
+            report.results.len(),
+            triage::bench::load::SCENARIOS.len() - 1
+        );
         for r in &report.results {
             assert!(r.ok > 0, "{} did nothing", r.scenario);
             assert_eq!(r.errors, 0, "{}: {:?}", r.scenario, r.first_error);
@@ -132,6 +138,69 @@ both_backends!(
             serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
         assert_eq!(saved["results"][0]["scenario"], json!("create"));
         let _ = std::fs::remove_file(out);
+    }
+);
+
+both_backends!(
+    mail_scenario_creates_threads_and_drops_auto_replies,
+    |app: TestApp| async move {
+        use triage::bench::load::drive;
+        use triage::bench::mail::MailLoad;
+        // The block would otherwise capture only `app.ctx` and drop the data dir at once.
+        let app = app;
+        let before = ticket::Entity::find()
+            .count(&app.ctx.db.read)
+            .await
+            .unwrap();
+        let load = std::sync::Arc::new(MailLoad::new(app.ctx.clone()));
+        let r = drive(load, "mail", 4, std::time::Duration::from_secs(2), None).await;
+        assert_eq!(r.errors, 0, "{:?}", r.first_error);
+        assert!(r.ok > 20, "only {} messages taken in", r.ok);
+        // Every outcome was checked by the load itself; check the rows agree with it.
+        let db = &app.ctx.db.read;
+        let logged = |outcome: &'static str| async move {
+            inbound_mail::Entity::find()
+                .filter(inbound_mail::Column::Outcome.eq(outcome))
+                .count(db)
+                .await
+                .unwrap()
+        };
+        let (created, threaded, ignored) = (
+            logged("created").await,
+            logged("threaded").await,
+            logged("ignored").await,
+        );
+        assert_eq!(
+            created + threaded + ignored,
+            r.ok,
+            "every message logged once"
+        );
+        assert!(
+            created > 0 && threaded > 0 && ignored > 0,
+            "{created}/{threaded}/{ignored}"
+        );
+        let email_tickets = ticket::Entity::find()
+            .filter(ticket::Column::Channel.eq("email"))
+            .count(db)
+            .await
+            .unwrap();
+        assert_eq!(email_tickets, created);
+        let replies = message::Entity::find().count(db).await.unwrap();
+        assert!(
+            replies >= threaded,
+            "{replies} messages, {threaded} replies threaded"
+        );
+        let out_of_office = ticket::Entity::find()
+            .filter(ticket::Column::Subject.eq("Out of office"))
+            .count(db)
+            .await
+            .unwrap();
+        assert_eq!(out_of_office, 0, "auto-replies never open tickets");
+        let total = ticket::Entity::find()
+            .count(&app.ctx.db.read)
+            .await
+            .unwrap();
+        assert_eq!(total, before + created);
     }
 );
 
