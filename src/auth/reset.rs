@@ -3,7 +3,7 @@
 //! has an account.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 
 use super::tokens::{hash_token, random_token};
@@ -48,7 +48,7 @@ pub async fn request(ctx: &Ctx, email: &str) -> Result<()> {
         &hash_token(&token)[..20],
     );
     let email_job = OutgoingEmail::notice("password_reset", &u.email, &u.name, r, mid);
-    let txn = ctx.db.write.begin().await?;
+    let txn = ctx.db.begin().await?;
     password_reset::ActiveModel {
         user_id: Set(u.id),
         token_hash: Set(hash_token(&token)),
@@ -72,7 +72,7 @@ pub async fn complete(ctx: &Ctx, token: &str, new_password: &str) -> Result<()> 
     Error::check(errors)?;
     let hash = users::hash_blocking(new_password.to_string()).await?;
     let now = ctx.clock.now_micros();
-    let txn = ctx.db.write.begin().await?;
+    let txn = ctx.db.begin().await?;
     let row = password_reset::Entity::find()
         .filter(password_reset::Column::TokenHash.eq(hash_token(token.trim())))
         .one(&txn)

@@ -52,7 +52,7 @@ impl GroupCommit {
         F: for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Result<T>> + Send + 'static,
     {
         let Some(queue) = &self.queue else {
-            let txn = self.conn.begin().await?;
+            let txn = super::begin_write(&self.conn).await?;
             let out = work(&txn).await?;
             txn.commit().await?;
             return Ok(out);
@@ -87,7 +87,7 @@ async fn writer(conn: DatabaseConnection, mut rx: mpsc::Receiver<Request>) {
 }
 
 async fn run_batch(conn: &DatabaseConnection, batch: Vec<Request>) {
-    let txn = match conn.begin().await {
+    let txn = match super::begin_write(conn).await {
         Ok(t) => t,
         Err(e) => {
             let msg = e.to_string();

@@ -1,7 +1,7 @@
 //! Schema migrations: written once, with `{pk}` standing for the dialect's auto-increment key.
 //! Only the full-text search DDL differs per backend (see `search`).
 
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
 use super::Db;
 
@@ -201,7 +201,7 @@ const MIGRATIONS: &[Migration] = &[
 /// Applies every pending migration; safe to call from several processes at once.
 pub async fn migrate(db: &Db) -> anyhow::Result<usize> {
     let backend = db.backend;
-    let txn = db.write.begin().await?;
+    let txn = db.begin().await?;
     if backend == DatabaseBackend::Postgres {
         // Serialises concurrent starters; released at commit.
         txn.execute_unprepared("SELECT pg_advisory_xact_lock(746172)")

@@ -13,7 +13,10 @@ mod schema_mail;
 mod schema_web;
 
 use crate::config::Config;
-use sea_orm::{DatabaseBackend, DatabaseConnection};
+use sea_orm::{
+    DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
 use sea_orm::{SqlxPostgresConnector, SqlxSqliteConnector};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -103,8 +106,24 @@ impl Db {
         })
     }
 
+    /// Starts a write transaction. On SQLite it takes the write lock at `BEGIN` (IMMEDIATE):
+    /// a deferred transaction that reads first cannot wait for another process's writer (a
+    /// mailgate, a worker) and fails with "database is locked" instead of queueing behind it.
+    pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        begin_write(&self.write).await
+    }
+
     /// True when the backend is PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         self.backend == DatabaseBackend::Postgres
     }
+}
+
+/// `BEGIN IMMEDIATE` on SQLite, a plain `BEGIN` elsewhere (the mode is SQLite's only).
+pub async fn begin_write(conn: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    conn.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
 }

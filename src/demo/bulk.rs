@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
 
 use super::text::{AGENT_REPLIES, AREAS, CUSTOMER_REPLIES, DETAILS, FIRST, LAST, NOTES, SAMPLES};
 use crate::context::Ctx;
@@ -113,7 +113,7 @@ pub async fn seed_bulk(
     }) = arriving.recv().await
     {
         messages += thread.len();
-        let txn = ctx.db.write.begin().await?;
+        let txn = ctx.db.begin().await?;
         insert_rows(&txn, ctx.db.backend, "tickets", TICKET_COLS, &tickets).await?;
         insert_rows(
             &txn,
@@ -456,7 +456,7 @@ async fn insert_customers(ctx: &Ctx, count: usize) -> anyhow::Result<Vec<i64>> {
             ]
         })
         .collect();
-    let txn = ctx.db.write.begin().await?;
+    let txn = ctx.db.begin().await?;
     for chunk in rows.chunks(MAX_PARAMS / 5) {
         let sql = format!(
             "{} ON CONFLICT (email) DO NOTHING",

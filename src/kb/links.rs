@@ -1,9 +1,7 @@
 //! Articles linked to tickets: agents point a ticket at the help article that answers it.
 
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::Serialize;
 
 use crate::auth::Actor;
@@ -64,7 +62,7 @@ pub async fn link(
         .await
         .map_err(|_| Error::field("article_id", "no such published article"))?;
     let now = ctx.clock.now_micros();
-    let txn = ctx.db.write.begin().await?;
+    let txn = ctx.db.begin().await?;
     let res = ticket_article::Entity::insert(ticket_article::ActiveModel {
         ticket_id: Set(t.id),
         article_id: Set(a.id),

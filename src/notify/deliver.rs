@@ -4,10 +4,7 @@
 
 use hmac::{Hmac, Mac};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, DatabaseBackend, EntityTrait, PaginatorTrait, QueryFilter, Statement,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, PaginatorTrait, QueryFilter, Statement};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use std::collections::{HashMap, VecDeque};
@@ -244,7 +241,7 @@ async fn backlog(
             AND id <> $4 ORDER BY id LIMIT 200{lock}) RETURNING *"
     );
     let note = format!("coalesced into digest delivery #{}", j.id);
-    let txn = ctx.db.write.begin().await?;
+    let txn = ctx.db.begin().await?;
     let taken = job::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(
             ctx.db.backend,

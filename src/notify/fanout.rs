@@ -5,7 +5,7 @@
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -113,7 +113,7 @@ pub async fn run(ctx: &Ctx, j: &job::Model) -> Result<Outcome> {
         recipients = kept;
     }
     let now = ctx.clock.now_micros();
-    let txn = ctx.db.write.begin().await?;
+    let txn = ctx.db.begin().await?;
     if ctx.config.smtp_url.trim().is_empty() {
         if !recipients.is_empty() {
             tracing::debug!(event = %event, ticket = t.id, count = recipients.len(), "e-mail is off; not sending notifications");

@@ -2,7 +2,7 @@
 //! per admin into ordinary e-mail jobs.
 
 use chrono::Timelike;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -101,7 +101,7 @@ pub async fn run(ctx: &Ctx, j: &job::Model) -> Result<Outcome> {
         out.push(email.into_job(None, ctx.config.job_max_attempts, now));
     }
     let n = out.len();
-    let txn = ctx.db.write.begin().await?;
+    let txn = ctx.db.begin().await?;
     jobs::enqueue_all(&txn, out, now).await?;
     txn.commit().await?;
     Ok(Outcome::Done(format!("summary for {n} admins")))

@@ -3,7 +3,7 @@
 //! raises `sla.warning` / `sla.breached` events (e-mail to assignee and admins, webhooks).
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 
 use super::{due_alerts, next_after, store};
@@ -68,7 +68,7 @@ pub async fn run(ctx: &Ctx) -> Result<Outcome> {
 
 /// Alerts one ticket in its own transaction; returns how many alerts it raised.
 async fn check_one(ctx: &Ctx, id: i64, now: i64) -> Result<usize> {
-    let txn = ctx.db.write.begin().await?;
+    let txn = ctx.db.begin().await?;
     let Some(t) = ticket::Entity::find_by_id(id)
         .lock_exclusive()
         .one(&txn)

@@ -2,7 +2,6 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use serde::Serialize;
 
@@ -208,7 +207,7 @@ pub async fn update(ctx: &Ctx, id: i64, input: CategoryInput) -> Result<Category
     }
     let now = ctx.clock.now_micros();
     am.updated_at = Set(now);
-    let txn = ctx.db.write.begin().await?;
+    let txn = ctx.db.begin().await?;
     let updated = am.update(&txn).await?;
     if input.auto_assign == Some(true) {
         // Switching it on distributes the tickets already waiting in the category.

@@ -3,7 +3,6 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
-    TransactionTrait,
 };
 use std::collections::HashMap;
 
@@ -68,7 +67,7 @@ pub async fn set_status(
             "must be at most 5000 characters",
         ));
     }
-    let txn = ctx.db.write.begin().await?;
+    let txn = ctx.db.begin().await?;
     let t = access::load_for_update(&txn, actor, key).await?;
     if !actor.is_staff() && to != Status::Reopened {
         return Err(Error::Forbidden(
@@ -125,7 +124,7 @@ pub async fn set_priority(ctx: &Ctx, actor: &Actor, key: &str, raw: &str) -> Res
             format!("must be one of: {}", Priority::choices()),
         )
     })?;
-    let txn = ctx.db.write.begin().await?;
+    let txn = ctx.db.begin().await?;
     let t = access::load_for_update(&txn, actor, key).await?;
     access::require_staff(actor)?;
     if t.priority == p.as_str() {
@@ -201,7 +200,7 @@ pub async fn assign(
     key: &str,
     target: AssignTarget,
 ) -> Result<ticket::Model> {
-    let txn = ctx.db.write.begin().await?;
+    let txn = ctx.db.begin().await?;
     let t = access::load_for_update(&txn, actor, key).await?;
     access::require_admin(actor)?;
     let now = ctx.clock.now_micros();

@@ -4,7 +4,6 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, Statement,
-    TransactionTrait,
 };
 
 use super::access;
@@ -28,7 +27,7 @@ pub async fn merge(
     if into_key.trim().is_empty() {
         return Err(Error::field("into", "is required: a ticket id or number"));
     }
-    let txn = ctx.db.write.begin().await?;
+    let txn = ctx.db.begin().await?;
     let source = access::load_for_update(&txn, actor, source_key).await?;
     access::require_staff(actor)?;
     let target = access::load_for_update(&txn, actor, into_key.trim())

@@ -2,9 +2,7 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
 
 use super::access;
@@ -77,7 +75,7 @@ pub async fn rate(
         );
     }
     Error::check(errors)?;
-    let txn = ctx.db.write.begin().await?;
+    let txn = ctx.db.begin().await?;
     let t = access::load_for_update(&txn, actor, key).await?;
     if actor.id != t.requester_id {
         return Err(Error::Forbidden(

@@ -2,7 +2,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 
 use super::access;
@@ -335,7 +335,7 @@ pub async fn update(
     key: &str,
     patch: TicketPatch,
 ) -> Result<ticket::Model> {
-    let txn = ctx.db.write.begin().await?;
+    let txn = ctx.db.begin().await?;
     let t = access::load_for_update(&txn, actor, key).await?;
     if !actor.is_staff() {
         if patch.category.is_some()

@@ -3,7 +3,7 @@
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::auth::password;
@@ -247,7 +247,7 @@ pub async fn update(ctx: &Ctx, id: i64, patch: UserPatch) -> Result<user::Model>
     }
     let now = ctx.clock.now_micros();
     am.updated_at = Set(now);
-    let txn = ctx.db.write.begin().await?;
+    let txn = ctx.db.begin().await?;
     let updated = am.update(&txn).await?;
     if frees_up {
         crate::tickets::autoassign::fill_backlog(&txn, now).await?;
