@@ -54,10 +54,12 @@ pub async fn claim(db: &Db, now: i64, lease_us: i64, limit: u32) -> Result<Vec<j
         sql,
         [(now + lease_us).into(), now.into(), i64::from(limit).into()],
     );
-    Ok(job::Entity::find()
-        .from_raw_sql(stmt)
-        .all(&db.write)
-        .await?)
+    // Through the group committer: on SQLite a claim shares its commit with queued writes.
+    db.group
+        .run(move |txn| {
+            Box::pin(async move { Ok(job::Entity::find().from_raw_sql(stmt).all(txn).await?) })
+        })
+        .await
 }
 
 /// Delay before retry `attempt` (1-based): `base · 2^(attempt-1)`, capped at 6 h, ±20 % jitter
@@ -72,7 +74,8 @@ pub fn backoff_us(base_secs: i64, attempt: i32, rng: &mut impl Rng) -> i64 {
     (secs * jitter * 1e6) as i64
 }
 
-/// Records the outcome of a claimed job: the attempt row and the job's new state, together.
+/// Records the outcome of a claimed job: the attempt row and the job's new state (run it in a
+/// transaction so they commit together).
 pub async fn settle(
     conn: &impl ConnectionTrait,
     j: &job::Model,
