@@ -90,6 +90,8 @@ pub async fn open_context(config: Config, clock: Clock) -> anyhow::Result<Ctx> {
     if applied > 0 {
         tracing::info!(applied, "database migrations applied");
     }
+    // A bulk load cut off by a crash left indexes set aside: build them before serving.
+    crate::db::deferred::rebuild(&db).await?;
     let keys = Keys::new(&load_secret(&config)?);
     let blobs = Arc::new(crate::attachments::Blobs::from_config(&config)?);
     let ctx = Ctx {

@@ -84,7 +84,7 @@ impl MailLoad {
             "Hello,\n\n{description} {detail}\n\nThanks,\n{}",
             name(customer)
         );
-        let raw = if n % 10 == 0 {
+        let raw = if n.is_multiple_of(10) {
             new_html(&message_id, customer, subject, &body)
         } else {
             new_plain(&message_id, customer, subject, &body)

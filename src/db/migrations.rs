@@ -196,6 +196,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: super::schema_counts::SQLITE,
         postgres: super::schema_counts::POSTGRES,
     },
+    Migration {
+        version: 9,
+        name: "indexes set aside during bulk loads",
+        common: &[super::deferred::TABLE_DDL],
+        sqlite: &[],
+        postgres: &[],
+    },
 ];
 
 /// Applies every pending migration; safe to call from several processes at once.

