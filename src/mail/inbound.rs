@@ -9,7 +9,7 @@ use sea_orm::{
 
 use super::classify::{self, Kind};
 use super::parse::{self, Parsed};
-use super::{ids, quote};
+use super::{ids, opening, quote};
 use crate::attachments::{self, NewAttachment, Refusal};
 use crate::auth::Actor;
 use crate::context::Ctx;
@@ -18,7 +18,6 @@ use crate::db::entities::{job, ticket, user};
 use crate::db::mail_entities::{inbound_mail, mail_id};
 use crate::error::{Error, Result};
 use crate::tickets::model::{Channel, Role, Status};
-use crate::tickets::service::{self as tickets, NewTicket, RequesterInput};
 use crate::tickets::workflow;
 use crate::users::service as users;
 
@@ -154,15 +153,17 @@ pub async fn receive(ctx: &Ctx, raw: &[u8]) -> Result<Intake> {
         });
     }
     let files = store_files(ctx, &p).await?;
+    // The ticket this message would open, checked and numbered on the read pool.
+    let opening = opening::prepare(ctx, &p, &files, no_auto_reply).await?;
     // Through the group committer: on SQLite, messages arriving together (IMAP batches,
     // concurrent mailgates in one process) share one durable commit, each in its savepoint.
     let owned = ctx.clone();
     ctx.db
         .group
         .run(move |txn| {
-            Box::pin(async move {
-                take_in(&owned, txn, &p, &files, (name, email), no_auto_reply, now).await
-            })
+            Box::pin(
+                async move { take_in(&owned, txn, &p, &files, (name, email), opening, now).await },
+            )
         })
         .await
 }
@@ -175,7 +176,7 @@ async fn take_in(
     p: &Parsed,
     files: &Files,
     (name, email): (String, String),
-    no_auto_reply: bool,
+    opening: opening::Opening,
     now: i64,
 ) -> Result<Intake> {
     let display = if name.is_empty() {
@@ -215,7 +216,7 @@ async fn take_in(
         }
         found => {
             let previous = found.map(|(t, _)| t.id);
-            let t = create(ctx, txn, p, &author, files, previous, no_auto_reply, now).await?;
+            let t = opening::open(ctx, txn, p, &author, files, opening, previous, now).await?;
             match previous {
                 Some(prev) => (
                     Intake::FollowUp {
@@ -338,72 +339,8 @@ async fn follow(txn: &DatabaseTransaction, id: i64) -> Result<Option<ticket::Mod
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn create(
-    ctx: &Ctx,
-    txn: &DatabaseTransaction,
-    p: &Parsed,
-    author: &user::Model,
-    files: &Files,
-    previous: Option<i64>,
-    no_auto_reply: bool,
-    now: i64,
-) -> Result<ticket::Model> {
-    let mut subject = ids::clean_subject(&ctx.config.ticket_prefix, &p.subject);
-    if subject.chars().count() < 3 {
-        subject = "(no subject)".into();
-    }
-    if subject.chars().count() > 200 {
-        subject = subject.chars().take(199).collect::<String>() + "…";
-    }
-    let text = body_with_notes(p.text.trim(), &files.notes);
-    let text = if text.chars().count() < 10 {
-        format!("{text}\n\n(sent by e-mail without further text)")
-    } else {
-        text
-    };
-    let (description, extra) = fit(&text, 5000, &p.text);
-    let category = default_category(txn).await?;
-    let mut stored = files.stored.clone();
-    stored.extend(text_attachment(ctx, extra).await?);
-    let t = tickets::create_in(
-        ctx,
-        txn,
-        NewTicket {
-            subject,
-            description,
-            description_field: "body",
-            category,
-            priority: None,
-            tags: Vec::new(),
-            channel: Channel::Email,
-            requester: RequesterInput::Id(author.id),
-            page_url: None,
-            browser_info: None,
-            ip: None,
-            conversation_id: None,
-            follow_up_of: previous,
-            suppress_ack: no_auto_reply,
-            attachments: stored,
-        },
-        now,
-    )
-    .await?;
-    remember(txn, p, t.id, None, now).await?;
-    Ok(t)
-}
-
-async fn default_category(conn: &impl ConnectionTrait) -> Result<String> {
-    let cats = tickets::active_categories(conn).await?;
-    Ok(cats
-        .iter()
-        .find(|c| c.as_str() == "general")
-        .or(cats.first())
-        .cloned()
-        .unwrap_or_else(|| "general".into()))
-}
-
 /// Cuts text to `max` characters; the full original then travels as `message.txt`.
-fn fit(text: &str, max: usize, original: &str) -> (String, Option<String>) {
+pub(super) fn fit(text: &str, max: usize, original: &str) -> (String, Option<String>) {
     if text.chars().count() <= max {
         return (text.to_string(), None);
     }
@@ -413,7 +350,7 @@ fn fit(text: &str, max: usize, original: &str) -> (String, Option<String>) {
     (format!("{cut}{note}"), Some(original.to_string()))
 }
 
-async fn text_attachment(ctx: &Ctx, text: Option<String>) -> Result<Vec<NewAttachment>> {
+pub(super) async fn text_attachment(ctx: &Ctx, text: Option<String>) -> Result<Vec<NewAttachment>> {
     let Some(text) = text else {
         return Ok(Vec::new());
     };
@@ -427,7 +364,7 @@ async fn text_attachment(ctx: &Ctx, text: Option<String>) -> Result<Vec<NewAttac
     }])
 }
 
-fn body_with_notes(text: &str, notes: &[String]) -> String {
+pub(super) fn body_with_notes(text: &str, notes: &[String]) -> String {
     let mut body = text.trim().to_string();
     if body.is_empty() {
         body = "(no text)".into();
@@ -440,9 +377,11 @@ fn body_with_notes(text: &str, notes: &[String]) -> String {
 }
 
 /// Files kept from a message, and notes about the ones refused.
-struct Files {
-    stored: Vec<NewAttachment>,
-    notes: Vec<String>,
+pub(super) struct Files {
+    /// Stored attachments.
+    pub(super) stored: Vec<NewAttachment>,
+    /// Notes about refused files, added to the text.
+    pub(super) notes: Vec<String>,
 }
 
 async fn store_files(ctx: &Ctx, p: &Parsed) -> Result<Files> {
@@ -480,7 +419,7 @@ async fn store_files(ctx: &Ctx, p: &Parsed) -> Result<Files> {
 }
 
 /// Stores the message's Message-ID so later replies thread by header.
-async fn remember(
+pub(super) async fn remember(
     txn: &DatabaseTransaction,
     p: &Parsed,
     ticket_id: i64,

@@ -7,6 +7,7 @@ pub mod ids;
 pub mod imap;
 
 pub mod inbound;
+mod opening;
 pub mod outbound;
 pub mod parse;
 pub mod quote;

@@ -82,10 +82,7 @@ async fn active_category_rows(conn: &impl ConnectionTrait) -> Result<Vec<categor
 
 /// Creates a ticket, its tags, its first history event and the `ticket.created` job, atomically.
 pub async fn create(ctx: &Ctx, input: NewTicket) -> Result<ticket::Model> {
-    let mut checked = check(&ctx.db.read, &input).await?;
-    // Reads that need no lock run on the read pool, keeping the single writer's work short.
-    checked.number = Some(fresh_number(ctx, &ctx.db.read).await?);
-    checked.policy = Some(crate::sla::store::policy(&ctx.db.read, checked.priority).await?);
+    let Prepared(checked) = prepare(ctx, &input).await?;
     if let RequesterInput::Id(id) = input.requester {
         let known = crate::db::entities::user::Entity::find_by_id(id)
             .count(&ctx.db.read)
@@ -101,6 +98,30 @@ pub async fn create(ctx: &Ctx, input: NewTicket) -> Result<ticket::Model> {
         .group
         .run(move |txn| Box::pin(async move { insert_checked(&c, txn, input, checked, now).await }))
         .await
+}
+
+/// A new ticket checked and given a free number and its SLA policy, ready to insert.
+pub struct Prepared(Checked);
+
+/// Validates `input` and draws its number and SLA policy on the read pool: the reads that
+/// need no lock, done before the write transaction so the single writer's work stays short.
+pub async fn prepare(ctx: &Ctx, input: &NewTicket) -> Result<Prepared> {
+    let mut checked = check(&ctx.db.read, input).await?;
+    checked.number = Some(fresh_number(ctx, &ctx.db.read).await?);
+    checked.policy = Some(crate::sla::store::policy(&ctx.db.read, checked.priority).await?);
+    Ok(Prepared(checked))
+}
+
+/// Inserts a ticket `prepare`d from the same `input` inside the caller's transaction. An
+/// existing requester id is trusted: the caller has just read it (mail intake's contact).
+pub async fn create_prepared(
+    ctx: &Ctx,
+    txn: &DatabaseTransaction,
+    input: NewTicket,
+    Prepared(checked): Prepared,
+    now: i64,
+) -> Result<ticket::Model> {
+    insert_checked(ctx, txn, input, checked, now).await
 }
 
 /// Validates and inserts a ticket inside the caller's transaction (mail intake adds the first
