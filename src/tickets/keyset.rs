@@ -8,9 +8,9 @@
 
 use std::cmp::Ordering;
 
-use sea_orm::{ColumnTrait, Condition};
+use sea_orm::{ColumnTrait, Condition, DbErr, QueryResult};
 
-use super::query::{Filters, Sort};
+use super::query::{Filters, Sort, SortField};
 use crate::db::entities::ticket;
 
 /// Most sub-queries a page is split into; beyond this the filter runs as one query.
@@ -75,10 +75,44 @@ pub fn ranges(sort: &Sort, after: Option<&[i64]>) -> Vec<Option<Condition>> {
         .collect()
 }
 
+/// What a page needs of a row to merge parts and make a cursor: its id and sort values. Read
+/// alone, they come from the index entries (no table rows, no descriptions), so merging 8
+/// parts of 51 costs 408 small index reads; only the page's final rows are loaded in full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SortKeys {
+    /// Ticket id.
+    pub id: i64,
+    /// Indexed by `SortField::slot`; only the fields of the sort are filled.
+    vals: [i64; 3],
+}
+
+impl SortKeys {
+    /// The keys from a row that selected `id` and the columns of `sort`.
+    pub fn read(row: &QueryResult, sort: &Sort) -> Result<SortKeys, DbErr> {
+        let mut vals = [0; 3];
+        for (f, _) in &sort.0 {
+            vals[f.slot()] = match f {
+                SortField::Priority => i64::from(row.try_get::<i32>("", "priority_rank")?),
+                SortField::CreatedAt => row.try_get("", "created_at")?,
+                SortField::UpdatedAt => row.try_get("", "updated_at")?,
+            };
+        }
+        Ok(SortKeys {
+            id: row.try_get("", "id")?,
+            vals,
+        })
+    }
+
+    /// The value of one sort field.
+    pub fn value(&self, f: SortField) -> i64 {
+        self.vals[f.slot()]
+    }
+}
+
 /// Orders two tickets as the list does: sort keys, then id ascending.
-pub fn compare(sort: &Sort, a: &ticket::Model, b: &ticket::Model) -> Ordering {
+pub fn compare(sort: &Sort, a: &SortKeys, b: &SortKeys) -> Ordering {
     for (f, desc) in &sort.0 {
-        let o = f.value(a).cmp(&f.value(b));
+        let o = a.value(*f).cmp(&b.value(*f));
         let o = if *desc { o.reverse() } else { o };
         if o != Ordering::Equal {
             return o;

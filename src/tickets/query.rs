@@ -4,12 +4,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    QuerySelect, QueryTrait, Select,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 use super::access;
+use super::keyset::SortKeys;
 use super::model::{Priority, Status};
 use crate::auth::Actor;
 use crate::db::entities::{ticket, ticket_tag};
@@ -57,11 +58,12 @@ impl SortField {
             SortField::UpdatedAt => ticket::Column::UpdatedAt,
         }
     }
-    pub(crate) fn value(self, t: &ticket::Model) -> i64 {
+    /// Where `SortKeys` keeps this field's value.
+    pub(crate) fn slot(self) -> usize {
         match self {
-            SortField::Priority => t.priority_rank as i64,
-            SortField::CreatedAt => t.created_at,
-            SortField::UpdatedAt => t.updated_at,
+            SortField::Priority => 0,
+            SortField::CreatedAt => 1,
+            SortField::UpdatedAt => 2,
         }
     }
 }
@@ -104,8 +106,8 @@ impl Sort {
 }
 
 /// A position in a sorted list: the sort values and id of the last row returned.
-fn encode_cursor(sort: &Sort, t: &ticket::Model) -> String {
-    let mut vals: Vec<i64> = sort.0.iter().map(|(f, _)| f.value(t)).collect();
+fn encode_cursor(sort: &Sort, t: &SortKeys) -> String {
+    let mut vals: Vec<i64> = sort.0.iter().map(|(f, _)| t.value(*f)).collect();
     vals.push(t.id);
     let text = vals
         .iter()
@@ -202,6 +204,28 @@ pub async fn page(
     cursor: Option<&str>,
     limit: u64,
 ) -> Result<(Vec<ticket::Model>, Option<String>)> {
+    let (ids, next) = page_ids(conn, actor, filters, sort, cursor, limit).await?;
+    let mut rows = ticket::Entity::find()
+        .filter(ticket::Column::Id.is_in(ids.iter().copied()))
+        .all(conn)
+        .await?;
+    let at: std::collections::HashMap<i64, usize> =
+        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    rows.sort_by_key(|t| at.get(&t.id).copied().unwrap_or(usize::MAX));
+    Ok((rows, next))
+}
+
+/// The ids of one page of visible tickets, in list order, and the next cursor: every part
+/// of the filter reads only ids and sort keys.
+pub async fn page_ids(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    filters: &Filters,
+    sort: &Sort,
+    cursor: Option<&str>,
+    limit: u64,
+) -> Result<(Vec<i64>, Option<String>)> {
+    let backend = conn.get_database_backend();
     let after = match cursor.filter(|c| !c.trim().is_empty()) {
         Some(c) => Some(decode_cursor(sort, c)?),
         None => None,
@@ -215,16 +239,23 @@ pub async fn page(
     for part in super::keyset::split(filters) {
         let base = ticket::Entity::find()
             .filter(access::visible(actor))
-            .filter(apply_filters(conn.get_database_backend(), &part, text_plan));
+            .filter(apply_filters(backend, &part, text_plan));
         let mut got = 0;
         for range in super::keyset::ranges(sort, after.as_deref()) {
             let q = match range {
                 Some(c) => base.clone().filter(c),
                 None => base.clone(),
             };
-            let found = ordered(q, sort).limit(want - got).all(conn).await?;
+            let mut keys = ordered(q, sort).select_only().column(ticket::Column::Id);
+            for (f, _) in &sort.0 {
+                keys = keys.column(f.column());
+            }
+            let stmt = keys.limit(want - got).build(backend);
+            let found = conn.query_all_raw(stmt).await?;
             got += found.len() as u64;
-            rows.extend(found);
+            for r in &found {
+                rows.push(SortKeys::read(r, sort)?);
+            }
             if got >= want {
                 break;
             }
@@ -238,7 +269,7 @@ pub async fn page(
     } else {
         None
     };
-    Ok((rows, next))
+    Ok((rows.iter().map(|k| k.id).collect(), next))
 }
 
 /// Parses list query parameters into filters, collecting every error.
@@ -449,7 +480,7 @@ pub async fn list_views(
     let filters = parse_filters(params, a.id)?;
     let sort = Sort::parse(params.get("sort").map(String::as_str))?;
     let limit = parse_limit(params)?;
-    let (rows, next) = page(
+    let (ids, next) = page_ids(
         &ctx.db.read,
         a,
         &filters,
@@ -459,7 +490,7 @@ pub async fn list_views(
     )
     .await?;
     Ok((
-        super::view::build(&ctx.db.read, &rows, ctx.clock.now_micros()).await?,
+        super::view::load_many(&ctx.db.read, &ids, ctx.clock.now_micros()).await?,
         next,
     ))
 }

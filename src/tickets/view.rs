@@ -235,11 +235,47 @@ async fn load_selected(
     select: Select<ticket::Entity>,
     now: i64,
 ) -> Result<TicketView> {
-    let tags = match conn.get_database_backend() {
+    let row = with_extras(select, conn.get_database_backend())
+        .into_model::<RowWithExtras>()
+        .one(conn)
+        .await?
+        .ok_or(Error::NotFound("ticket"))?;
+    views_of(conn, vec![row], now)
+        .await?
+        .pop()
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("empty ticket view")))
+}
+
+/// The views of tickets `ids`, in that order (ids that do not exist are left out), in one
+/// statement plus one each for files and ratings when any of them has some.
+pub async fn load_many(
+    conn: &impl ConnectionTrait,
+    ids: &[i64],
+    now: i64,
+) -> Result<Vec<TicketView>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = with_extras(
+        ticket::Entity::find().filter(ticket::Column::Id.is_in(ids.iter().copied())),
+        conn.get_database_backend(),
+    )
+    .into_model::<RowWithExtras>()
+    .all(conn)
+    .await?;
+    let mut views = views_of(conn, rows, now).await?;
+    let at: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    views.sort_by_key(|v| at.get(&v.id).copied().unwrap_or(usize::MAX));
+    Ok(views)
+}
+
+/// The ticket columns plus its people, tags and file/rating counts as sub-selects.
+fn with_extras(select: Select<ticket::Entity>, backend: DatabaseBackend) -> Select<ticket::Entity> {
+    let tags = match backend {
         DatabaseBackend::Postgres => "string_agg(tag, chr(31))",
         _ => "group_concat(tag, char(31))",
     };
-    let row = select
+    select
         .column_as(
             Expr::cust("(SELECT name FROM users WHERE users.id = tickets.requester_id)"),
             "x_requester_name",
@@ -269,63 +305,75 @@ async fn load_selected(
             Expr::cust("(SELECT COUNT(*) FROM ratings WHERE ratings.ticket_id = tickets.id)"),
             "x_ratings",
         )
-        .into_model::<RowWithExtras>()
-        .one(conn)
-        .await?
-        .ok_or(Error::NotFound("ticket"))?;
-    let t = &row.ticket;
-    let mut tags: Vec<String> = row
-        .tag_list
-        .as_deref()
-        .unwrap_or("")
-        .split(TAG_SEPARATOR)
-        .filter(|t| !t.is_empty())
-        .map(String::from)
+}
+
+/// Views of rows read `with_extras`; files and ratings are loaded only for rows that have some.
+async fn views_of(
+    conn: &impl ConnectionTrait,
+    rows: Vec<RowWithExtras>,
+    now: i64,
+) -> Result<Vec<TicketView>> {
+    let with_files: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.files > 0)
+        .map(|r| r.ticket.id)
         .collect();
-    tags.sort_unstable();
-    let attachments = if row.files > 0 {
-        attachment::Entity::find()
-            .filter(attachment::Column::TicketId.eq(t.id))
+    let mut files: HashMap<i64, Vec<crate::attachments::AttachmentView>> = HashMap::new();
+    if !with_files.is_empty() {
+        for a in attachment::Entity::find()
+            .filter(attachment::Column::TicketId.is_in(with_files))
             .filter(attachment::Column::MessageRow.is_null())
             .order_by_asc(attachment::Column::Id)
             .all(conn)
             .await?
-            .iter()
-            .map(Into::into)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let rating = if row.ratings > 0 {
-        super::rating::for_tickets(conn, &[t.id])
-            .await?
-            .remove(&t.id)
-    } else {
-        None
-    };
-    let requester = match (row.requester_name, row.requester_email) {
-        (Some(name), Some(email)) => Some(Requester {
-            id: t.requester_id,
-            name,
-            email,
-        }),
-        _ => None,
-    };
-    let assignee = t
-        .assignee_id
-        .zip(row.assignee_name)
-        .map(|(id, name)| Assignee { id, name });
-    Ok(assemble(
-        t,
-        Extras {
-            requester,
-            assignee,
-            tags,
-            attachments,
-            rating,
-        },
-        now,
-    ))
+        {
+            files.entry(a.ticket_id).or_default().push((&a).into());
+        }
+    }
+    let rated: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.ratings > 0)
+        .map(|r| r.ticket.id)
+        .collect();
+    let mut ratings = super::rating::for_tickets(conn, &rated).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let t = &row.ticket;
+            let mut tags: Vec<String> = row
+                .tag_list
+                .as_deref()
+                .unwrap_or("")
+                .split(TAG_SEPARATOR)
+                .filter(|t| !t.is_empty())
+                .map(String::from)
+                .collect();
+            tags.sort_unstable();
+            let requester = match (row.requester_name, row.requester_email) {
+                (Some(name), Some(email)) => Some(Requester {
+                    id: t.requester_id,
+                    name,
+                    email,
+                }),
+                _ => None,
+            };
+            let assignee = t
+                .assignee_id
+                .zip(row.assignee_name)
+                .map(|(id, name)| Assignee { id, name });
+            assemble(
+                t,
+                Extras {
+                    requester,
+                    assignee,
+                    tags,
+                    attachments: files.remove(&t.id).unwrap_or_default(),
+                    rating: ratings.remove(&t.id),
+                },
+                now,
+            )
+        })
+        .collect())
 }
 
 /// Builds the view of one ticket.
