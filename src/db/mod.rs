@@ -1,6 +1,7 @@
 //! Database access: SQLite (one writer, a pool of readers) or PostgreSQL, chosen from the URL.
 
 pub mod backup;
+pub mod checkpoint;
 pub mod deferred;
 pub mod desk_entities;
 pub mod entities;
@@ -91,13 +92,15 @@ impl Db {
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(opts.clone())
+            // The writer never stops to checkpoint; `checkpoint::run` does it beside it.
+            .connect_with(opts.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(pool_size.max(1))
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;
+        tokio::spawn(checkpoint::run(readers.clone()));
         let write = SqlxSqliteConnector::from_sqlx_sqlite_pool(writer);
         Ok(Db {
             group: group::GroupCommit::batching(write.clone()),

@@ -167,3 +167,46 @@ both_backends!(sqlite_runs_wal_with_full_sync, |app: TestApp| async move {
         .unwrap();
     assert_eq!(fk.try_get_by_index::<i64>(0).unwrap(), 1);
 });
+
+both_backends!(
+    sqlite_wal_is_checkpointed_beside_the_writer,
+    |app: TestApp| async move {
+        use sea_orm::{ConnectionTrait, Statement};
+        if app.ctx.db.is_postgres() {
+            return;
+        }
+        let app = app;
+        let q = |sql: &'static str| Statement::from_string(app.ctx.db.backend, sql);
+        let auto = app
+            .ctx
+            .db
+            .write
+            .query_one_raw(q("PRAGMA wal_autocheckpoint"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            auto.try_get_by_index::<i64>(0).unwrap(),
+            0,
+            "the writer never stops to checkpoint"
+        );
+        let file = app.ctx.config.data_dir.join("triage.db");
+        let size = || std::fs::metadata(&file).unwrap().len();
+        let before = size();
+        // ~2 MB of new pages: they land in the WAL, and only a checkpoint moves them into the
+        // database file (the writer would not, and no connection closes here).
+        let (agent, _) = app.user(triage::tickets::model::Role::Agent, "Sam").await;
+        triage::demo::seed_bulk(&app.ctx, &[agent], 1500, &|_, _| {})
+            .await
+            .expect("seed");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while size() < before + 1_000_000 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no checkpoint: database file {} bytes, was {before}",
+                size()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+);
