@@ -1,6 +1,6 @@
 //! User service functions: create, contacts from forms/email, list, update, deactivate.
 
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Set,
@@ -135,9 +135,19 @@ pub async fn find_or_create_contact(
     if let Some(u) = find_by_email(conn, email).await? {
         return Ok(u);
     }
-    Ok(new_row(email, name, Role::Customer, None, now)
-        .insert(conn)
-        .await?)
+    // On PostgreSQL two intakes from one new sender run side by side: the second insert waits
+    // for the first to commit and then does nothing, and both read the row that won.
+    user::Entity::insert(new_row(email, name, Role::Customer, None, now))
+        .on_conflict(
+            OnConflict::column(user::Column::Email)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    find_by_email(conn, email)
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("contact {email} missing after insert")))
 }
 
 /// One user by id.

@@ -207,7 +207,7 @@ both_backends!(
 /// Ticket ids matching `word` in the list's default order, straight from SQL (all matches
 /// read and sorted: the plan the list uses only for rare words).
 async fn matches_in_order(app: &TestApp, word: &str, statuses: &[&str]) -> Vec<i64> {
-    use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+    use sea_orm::DatabaseBackend;
     let backend = app.ctx.db.read.get_database_backend();
     let (text, p) = if backend == DatabaseBackend::Postgres {
         ("search @@ to_tsquery('simple', $1)", format!("{word}:*"))
@@ -231,14 +231,26 @@ async fn matches_in_order(app: &TestApp, word: &str, statuses: &[&str]) -> Vec<i
     } else {
         sql.replace("$1", "?")
     };
+    column(app, &sql, &p, "id").await
+}
+
+/// Column `name` of every row `sql` returns with `param` bound to `$1`.
+async fn column<T: sea_orm::TryGetable>(
+    app: &TestApp,
+    sql: &str,
+    param: &str,
+    name: &str,
+) -> Vec<T> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = app.ctx.db.read.get_database_backend();
     app.ctx
         .db
         .read
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, [p.into()]))
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, [param.into()]))
         .await
         .unwrap()
         .iter()
-        .map(|r| r.try_get::<i64>("", "id").unwrap())
+        .map(|r| r.try_get::<T>("", name).unwrap())
         .collect()
 }
 
@@ -293,7 +305,7 @@ both_backends!(
 
 /// Names of the indexes on `table`, from the catalog.
 async fn index_names(app: &TestApp, table: &str) -> Vec<String> {
-    use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+    use sea_orm::DatabaseBackend;
     let backend = app.ctx.db.read.get_database_backend();
     let sql = if backend == DatabaseBackend::Postgres {
         "SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() \
@@ -301,15 +313,7 @@ async fn index_names(app: &TestApp, table: &str) -> Vec<String> {
     } else {
         "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 ORDER BY 1"
     };
-    app.ctx
-        .db
-        .read
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, [table.into()]))
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.try_get::<String>("", "name").unwrap())
-        .collect()
+    column(app, sql, table, "name").await
 }
 
 both_backends!(

@@ -161,3 +161,46 @@ on_both!(
         let _ = admin;
     }
 );
+
+crate::both_backends!(
+    concurrent_intakes_from_one_new_sender_all_land,
+    |app: TestApp| async move {
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        use triage::db::entities::{ticket, user};
+        use triage::mail::inbound::{Intake, receive};
+        let app = app;
+        // A new sender's first messages arrive together (an IMAP batch, parallel mailgates):
+        // every intake tries to create the same contact at once; on PostgreSQL they really run
+        // side by side.
+        let runs: Vec<_> = (0..16)
+            .map(|i| {
+                let ctx = app.ctx.clone();
+                tokio::spawn(async move {
+                    let raw = format!(
+                        "From: Burst Sender <burst@new.example>\r\nTo: support@acme.test\r\n\
+                         Subject: Order {i} never arrived\r\nMessage-ID: <burst-{i}@new.example>\r\n\r\n\
+                         My order number {i} has not arrived after two weeks.\r\n"
+                    );
+                    receive(&ctx, raw.as_bytes()).await
+                })
+            })
+            .collect();
+        for r in runs {
+            let out = r.await.unwrap().expect("intake");
+            assert!(matches!(out, Intake::Created { .. }), "{out:?}");
+        }
+        let db = &app.ctx.db.read;
+        let senders = user::Entity::find()
+            .filter(user::Column::Email.eq("burst@new.example"))
+            .all(db)
+            .await
+            .unwrap();
+        assert_eq!(senders.len(), 1, "one contact for the sender");
+        let tickets = ticket::Entity::find()
+            .filter(ticket::Column::RequesterId.eq(senders[0].id))
+            .count(db)
+            .await
+            .unwrap();
+        assert_eq!(tickets, 16);
+    }
+);
