@@ -415,7 +415,16 @@ pub async fn export_csv(
     let filters = query::parse_filters(&params, a.id)?;
     let sort = Sort::parse(params.get("sort").map(String::as_str))?;
     // Validate the first page before committing to a 200, so bad input still gets a JSON error.
-    let first = query::page(&s.ctx.db.read, &a, &filters, &sort, None, 500).await?;
+    let first = query::page(
+        &s.ctx.db.read,
+        &s.ctx.db.plans,
+        &a,
+        &filters,
+        &sort,
+        None,
+        500,
+    )
+    .await?;
     let state = Some((first, true));
     let stream = futures::stream::unfold(state, move |st| {
         let (s, a, filters, sort) = (s.clone(), a.clone(), filters.clone(), sort.clone());
@@ -429,7 +438,17 @@ pub async fn export_csv(
             let following = match next {
                 None => None,
                 Some(c) => {
-                    match query::page(&s.ctx.db.read, &a, &filters, &sort, Some(&c), 500).await {
+                    match query::page(
+                        &s.ctx.db.read,
+                        &s.ctx.db.plans,
+                        &a,
+                        &filters,
+                        &sort,
+                        Some(&c),
+                        500,
+                    )
+                    .await
+                    {
                         Ok(p) => Some((p, false)),
                         Err(e) => return Some((Err(std::io::Error::other(e.to_string())), None)),
                     }

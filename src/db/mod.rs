@@ -36,6 +36,8 @@ pub struct Db {
     pub backend: DatabaseBackend,
     /// Hot writes (ticket creation, comments) go through here: batched commits on SQLite.
     pub group: group::GroupCommit,
+    /// Full-text plans chosen recently (SQLite), reused for a minute.
+    pub plans: crate::search::PlanCache,
 }
 
 impl Db {
@@ -64,6 +66,7 @@ impl Db {
                 write: conn.clone(),
                 read: conn,
                 backend: DatabaseBackend::Postgres,
+                plans: Default::default(),
             });
         }
         let opts = if url.is_empty() {
@@ -107,6 +110,7 @@ impl Db {
             write,
             read: SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
             backend: DatabaseBackend::Sqlite,
+            plans: Default::default(),
         })
     }
 

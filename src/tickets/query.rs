@@ -198,13 +198,14 @@ fn ordered(mut q: Select<ticket::Entity>, sort: &Sort) -> Select<ticket::Entity>
 /// One page of visible tickets and the cursor of the next page, if any.
 pub async fn page(
     conn: &impl ConnectionTrait,
+    plans: &crate::search::PlanCache,
     actor: &Actor,
     filters: &Filters,
     sort: &Sort,
     cursor: Option<&str>,
     limit: u64,
 ) -> Result<(Vec<ticket::Model>, Option<String>)> {
-    let (ids, next) = page_ids(conn, actor, filters, sort, cursor, limit).await?;
+    let (ids, next) = page_ids(conn, plans, actor, filters, sort, cursor, limit).await?;
     let mut rows = ticket::Entity::find()
         .filter(ticket::Column::Id.is_in(ids.iter().copied()))
         .all(conn)
@@ -219,6 +220,7 @@ pub async fn page(
 /// of the filter reads only ids and sort keys.
 pub async fn page_ids(
     conn: &impl ConnectionTrait,
+    plans: &crate::search::PlanCache,
     actor: &Actor,
     filters: &Filters,
     sort: &Sort,
@@ -232,7 +234,7 @@ pub async fn page_ids(
     };
     let want = limit + 1;
     let text_plan = match &filters.q {
-        Some(q) => crate::search::plan(conn, q).await?,
+        Some(q) => crate::search::plan(conn, plans, q).await?,
         None => crate::search::Plan::Drive,
     };
     let mut rows = Vec::new();
@@ -482,6 +484,7 @@ pub async fn list_views(
     let limit = parse_limit(params)?;
     let (ids, next) = page_ids(
         &ctx.db.read,
+        &ctx.db.plans,
         a,
         &filters,
         &sort,
