@@ -415,7 +415,7 @@ pub async fn export_csv(
     let filters = query::parse_filters(&params, a.id)?;
     let sort = Sort::parse(params.get("sort").map(String::as_str))?;
     // Validate the first page before committing to a 200, so bad input still gets a JSON error.
-    let first = query::page(
+    let first = query::page_ids(
         &s.ctx.db.read,
         &s.ctx.db.plans,
         &a,
@@ -429,8 +429,9 @@ pub async fn export_csv(
     let stream = futures::stream::unfold(state, move |st| {
         let (s, a, filters, sort) = (s.clone(), a.clone(), filters.clone(), sort.clone());
         async move {
-            let ((rows, next), header) = st?;
-            let views = match view::build(&s.ctx.db.read, &rows, s.ctx.clock.now_micros()).await {
+            let ((ids, next), header) = st?;
+            let views = match view::load_many(&s.ctx.db.read, &ids, s.ctx.clock.now_micros()).await
+            {
                 Ok(v) => v,
                 Err(e) => return Some((Err(std::io::Error::other(e.to_string())), None)),
             };
@@ -438,7 +439,7 @@ pub async fn export_csv(
             let following = match next {
                 None => None,
                 Some(c) => {
-                    match query::page(
+                    match query::page_ids(
                         &s.ctx.db.read,
                         &s.ctx.db.plans,
                         &a,

@@ -195,27 +195,6 @@ fn ordered(mut q: Select<ticket::Entity>, sort: &Sort) -> Select<ticket::Entity>
     q.order_by(ticket::Column::Id, Order::Asc)
 }
 
-/// One page of visible tickets and the cursor of the next page, if any.
-pub async fn page(
-    conn: &impl ConnectionTrait,
-    plans: &crate::search::PlanCache,
-    actor: &Actor,
-    filters: &Filters,
-    sort: &Sort,
-    cursor: Option<&str>,
-    limit: u64,
-) -> Result<(Vec<ticket::Model>, Option<String>)> {
-    let (ids, next) = page_ids(conn, plans, actor, filters, sort, cursor, limit).await?;
-    let mut rows = ticket::Entity::find()
-        .filter(ticket::Column::Id.is_in(ids.iter().copied()))
-        .all(conn)
-        .await?;
-    let at: std::collections::HashMap<i64, usize> =
-        ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-    rows.sort_by_key(|t| at.get(&t.id).copied().unwrap_or(usize::MAX));
-    Ok((rows, next))
-}
-
 /// The ids of one page of visible tickets, in list order, and the next cursor: every part
 /// of the filter reads only ids and sort keys.
 pub async fn page_ids(

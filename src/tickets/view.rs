@@ -1,4 +1,5 @@
-//! Ticket representations for the API, built in batches (one query each for people and tags).
+//! Ticket representations for the API: one statement per ticket or page, the people, tags
+//! and file/rating counts read as sub-selects; files and ratings loaded only where there are some.
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -10,7 +11,7 @@ use std::collections::HashMap;
 
 use crate::auth::Actor;
 use crate::clock::rfc3339;
-use crate::db::entities::{ticket, ticket_tag, user};
+use crate::db::entities::ticket;
 use crate::db::mail_entities::attachment;
 use crate::error::{Error, Result};
 
@@ -68,79 +69,6 @@ pub struct TicketView {
     pub follow_up_of: Option<i64>,
     /// The requester's satisfaction rating, once given.
     pub rating: Option<super::rating::RatingView>,
-}
-
-/// Builds views for tickets, loading their people and tags in two queries.
-pub async fn build(
-    conn: &impl ConnectionTrait,
-    tickets: &[ticket::Model],
-    now: i64,
-) -> Result<Vec<TicketView>> {
-    if tickets.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut user_ids: Vec<i64> = tickets
-        .iter()
-        .flat_map(|t| std::iter::once(t.requester_id).chain(t.assignee_id))
-        .collect();
-    user_ids.sort_unstable();
-    user_ids.dedup();
-    let people: HashMap<i64, user::Model> = user::Entity::find()
-        .filter(user::Column::Id.is_in(user_ids))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u))
-        .collect();
-    let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
-    for row in ticket_tag::Entity::find()
-        .filter(ticket_tag::Column::TicketId.is_in(tickets.iter().map(|t| t.id)))
-        .order_by_asc(ticket_tag::Column::Tag)
-        .all(conn)
-        .await?
-    {
-        tags.entry(row.ticket_id).or_default().push(row.tag);
-    }
-    let mut files: HashMap<i64, Vec<crate::attachments::AttachmentView>> = HashMap::new();
-    for a in attachment::Entity::find()
-        .filter(attachment::Column::TicketId.is_in(tickets.iter().map(|t| t.id)))
-        .filter(attachment::Column::MessageRow.is_null())
-        .order_by_asc(attachment::Column::Id)
-        .all(conn)
-        .await?
-    {
-        files.entry(a.ticket_id).or_default().push((&a).into());
-    }
-    let ids: Vec<i64> = tickets.iter().map(|t| t.id).collect();
-    let mut ratings = super::rating::for_tickets(conn, &ids).await?;
-    Ok(tickets
-        .iter()
-        .map(|t| {
-            let requester = people.get(&t.requester_id).map(|u| Requester {
-                id: u.id,
-                name: u.name.clone(),
-                email: u.email.clone(),
-            });
-            let assignee = t
-                .assignee_id
-                .and_then(|id| people.get(&id))
-                .map(|u| Assignee {
-                    id: u.id,
-                    name: u.name.clone(),
-                });
-            assemble(
-                t,
-                Extras {
-                    requester,
-                    assignee,
-                    tags: tags.remove(&t.id).unwrap_or_default(),
-                    attachments: files.remove(&t.id).unwrap_or_default(),
-                    rating: ratings.remove(&t.id),
-                },
-                now,
-            )
-        })
-        .collect())
 }
 
 /// What a view holds besides the ticket row itself.
@@ -224,8 +152,8 @@ pub async fn load_one(
     load_selected(conn, super::access::find(actor, key), now).await
 }
 
-/// The view of ticket `id` as it is now, without a visibility check (the caller just wrote
-/// it), read the same way as `load_one`.
+/// The view of ticket `id` as it is now, without a visibility check (for callers that have
+/// checked access already or act for the system: after a write, webhook bodies).
 pub async fn load_by_id(conn: &impl ConnectionTrait, id: i64, now: i64) -> Result<TicketView> {
     load_selected(conn, ticket::Entity::find_by_id(id), now).await
 }
@@ -374,16 +302,4 @@ async fn views_of(
             )
         })
         .collect())
-}
-
-/// Builds the view of one ticket.
-pub async fn build_one(
-    conn: &impl ConnectionTrait,
-    t: &ticket::Model,
-    now: i64,
-) -> Result<TicketView> {
-    build(conn, std::slice::from_ref(t), now)
-        .await?
-        .pop()
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("empty ticket view")))
 }

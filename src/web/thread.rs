@@ -4,7 +4,7 @@ use crate::auth::Actor;
 use crate::context::Ctx;
 use crate::conversations::{self, AttachmentView, CommentView};
 use crate::error::Result;
-use crate::tickets::{access, view};
+use crate::tickets::view;
 
 /// A downloadable file.
 pub struct FileLink {
@@ -122,8 +122,7 @@ pub async fn load(
     key: &str,
     file_url: &(dyn Fn(i64) -> String + Sync),
 ) -> Result<(TicketSummary, Vec<MessageItem>)> {
-    let t = access::load(&ctx.db.read, actor, key).await?;
-    let v = view::build_one(&ctx.db.read, &t, ctx.clock.now_micros()).await?;
+    let v = view::load_one(&ctx.db.read, actor, key, ctx.clock.now_micros()).await?;
     let comments: Vec<CommentView> = conversations::list(ctx, actor, key).await?;
     let summary = TicketSummary {
         id: v.id,
