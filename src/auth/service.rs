@@ -225,16 +225,26 @@ async fn token_actor(ctx: &Ctx, bearer: &str, now: i64) -> Result<Actor> {
             .exec(&ctx.db.write)
             .await?;
     }
-    if !row.try_get::<bool>("", "active")? {
+    let role: String = row.try_get("", "role")?;
+    active_actor(
+        row.try_get("", "id")?,
+        row.try_get("", "name")?,
+        &role,
+        row.try_get("", "active")?,
+    )
+}
+
+/// An account as an actor, refused when deactivated (every way of authenticating ends here).
+fn active_actor(id: i64, name: String, role: &str, active: bool) -> Result<Actor> {
+    if !active {
         return Err(Error::Unauthorized(
             "account not found or deactivated".into(),
         ));
     }
-    let role: String = row.try_get("", "role")?;
     Ok(Actor {
-        id: row.try_get("", "id")?,
-        name: row.try_get("", "name")?,
-        role: Role::parse(&role).unwrap_or(Role::Customer),
+        id,
+        name,
+        role: Role::parse(role).unwrap_or(Role::Customer),
     })
 }
 
@@ -243,13 +253,8 @@ pub async fn live_actor(ctx: &Ctx, user_id: i64) -> Result<Actor> {
     let u = user::Entity::find_by_id(user_id)
         .one(&ctx.db.read)
         .await?
-        .filter(|u| u.active)
         .ok_or_else(|| Error::Unauthorized("account not found or deactivated".into()))?;
-    Ok(Actor {
-        id: u.id,
-        name: u.name,
-        role: Role::parse(&u.role).unwrap_or(Role::Customer),
-    })
+    active_actor(u.id, u.name, &u.role, u.active)
 }
 
 /// A personal API token as listed (never the secret itself).
