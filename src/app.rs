@@ -100,6 +100,7 @@ pub async fn open_context(config: Config, clock: Clock) -> anyhow::Result<Ctx> {
         config: Arc::new(config),
         keys,
         clock,
+        catalog: Default::default(),
     };
     crate::tickets::categories::seed_defaults(&ctx).await?;
     Ok(ctx)

@@ -19,4 +19,6 @@ pub struct Ctx {
     pub clock: Clock,
     /// Where attachment bytes are stored.
     pub blobs: Arc<crate::attachments::Blobs>,
+    /// Per-process copies of the categories and SLA policies.
+    pub catalog: crate::tickets::catalog::Catalog,
 }

@@ -190,7 +190,7 @@ pub async fn create(
             name: c.name,
             email: c.email,
         },
-        (None, None) => RequesterInput::Id(a.id),
+        (None, None) => RequesterInput::Known(a.id),
     };
     let channel = match b.channel.as_deref() {
         None => Channel::Api,

@@ -1,7 +1,8 @@
 //! Ticket threads: public replies and internal notes, and the status moves a reply causes.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QueryTrait, Set,
 };
 use serde::Serialize;
 use std::collections::HashMap;
@@ -12,6 +13,7 @@ use crate::auth::Actor;
 use crate::clock::rfc3339;
 use crate::context::Ctx;
 use crate::db::entities::{message, ticket, user};
+use crate::db::pipeline::Pipeline;
 use crate::error::{Error, Result};
 use crate::tickets::access;
 use crate::tickets::changes::{apply_status, refusal};
@@ -126,6 +128,7 @@ pub async fn add_with_files(
 ) -> Result<CommentView> {
     let body = check_body(body)?;
     let (c, who, key) = (ctx.clone(), actor.clone(), key.to_string());
+    let with_files = !files.is_empty();
     // Concurrent replies share one durable commit on SQLite (see `db::group`).
     let (msg, stored) = ctx
         .db
@@ -148,7 +151,11 @@ pub async fn add_with_files(
                     files,
                 };
                 let msg = append(&c, txn, &t, &who, reply, now).await?;
-                let stored = attachments::for_messages(txn, vec![msg.id]).await?;
+                let stored = if with_files {
+                    attachments::for_messages(txn, vec![msg.id]).await?
+                } else {
+                    Vec::new()
+                };
                 Ok((msg, stored))
             })
         })
@@ -266,20 +273,24 @@ pub async fn append(
             Some(rfc3339(now)),
         ));
     }
-    crate::sla::store::refresh(txn, &mut am, now).await?;
+    let priority = crate::sla::store::priority_of(&am)?;
+    let policy = ctx.catalog.policy(&ctx.db.read, priority).await?;
+    crate::sla::store::apply(&mut am, &policy, now)?;
     am.updated_at = Set(now);
-    am.update(txn).await?;
-    history::record(txn, t.id, Some(actor.id), changes, now).await?;
+    // The ticket's update, its history and the event job go to the writer in one call.
+    let mut writes = Pipeline::new(txn);
+    writes.update(&ticket::Entity::update(am).validate()?.into_query());
+    history::queue(&mut writes, t.id, Some(actor.id), changes, now);
     if !internal {
-        crate::jobs::enqueue_event(
-            txn,
+        crate::jobs::queue_event(
+            &mut writes,
             "comment.created",
             t.id,
             Some(actor.id),
             serde_json::json!({"comment_id": msg.id}),
             now,
-        )
-        .await?;
+        );
     }
+    writes.run(txn).await?;
     Ok(msg)
 }

@@ -8,6 +8,7 @@ pub mod entities;
 pub mod group;
 pub mod mail_entities;
 pub mod migrations;
+pub mod pipeline;
 mod schema_counts;
 mod schema_desk;
 mod schema_kb;
@@ -106,7 +107,7 @@ impl Db {
         tokio::spawn(checkpoint::run(readers.clone()));
         let write = SqlxSqliteConnector::from_sqlx_sqlite_pool(writer);
         Ok(Db {
-            group: group::GroupCommit::batching(write.clone()),
+            group: group::GroupCommit::batching(write.clone())?,
             write,
             read: SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
             backend: DatabaseBackend::Sqlite,

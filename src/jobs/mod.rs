@@ -7,10 +7,11 @@ pub mod log;
 pub mod queue;
 pub mod worker;
 
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, EntityTrait, Set};
+use sea_orm::sea_query::{InsertStatement, OnConflict};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryTrait, Set};
 
 use crate::db::entities::job;
+use crate::db::pipeline::Pipeline;
 use crate::error::Result;
 
 /// Which kind of work a job is; the delivery log shows `email` and `webhook`.
@@ -64,6 +65,12 @@ pub async fn enqueue_all(conn: &impl ConnectionTrait, jobs: Vec<NewJob>, now: i6
     if jobs.is_empty() {
         return Ok(0);
     }
+    let statement = conn.get_database_backend().build(&insert_of(jobs, now));
+    Ok(conn.execute_raw(statement).await?.rows_affected())
+}
+
+/// The insert of `jobs` (at least one), skipping keys that exist.
+fn insert_of(jobs: Vec<NewJob>, now: i64) -> InsertStatement {
     let rows = jobs.into_iter().map(|j| job::ActiveModel {
         kind: Set(j.kind),
         channel: Set(j.channel.as_str().into()),
@@ -82,15 +89,13 @@ pub async fn enqueue_all(conn: &impl ConnectionTrait, jobs: Vec<NewJob>, now: i6
         finished_at: Set(None),
         ..Default::default()
     });
-    let n = job::Entity::insert_many(rows)
+    job::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::column(job::Column::IdempotencyKey)
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(conn)
-        .await?;
-    Ok(n)
+        .into_query()
 }
 
 /// Enqueues a ticket event (`ticket.created`, `ticket.status_changed`, …) with a fresh key.
@@ -103,6 +108,20 @@ pub async fn enqueue_event(
     extra: serde_json::Value,
     now: i64,
 ) -> Result<()> {
+    let mut p = Pipeline::new(conn);
+    queue_event(&mut p, event, ticket_id, actor_id, extra, now);
+    p.run(conn).await
+}
+
+/// Queues the job of `enqueue_event` on a pipeline instead of writing it at once.
+pub fn queue_event(
+    p: &mut Pipeline,
+    event: &str,
+    ticket_id: i64,
+    actor_id: Option<i64>,
+    extra: serde_json::Value,
+    now: i64,
+) {
     let payload = serde_json::json!({
         "event": event, "ticket_id": ticket_id, "actor_id": actor_id, "data": extra
     });
@@ -116,6 +135,5 @@ pub async fn enqueue_event(
         run_at: now,
         max_attempts: 8,
     };
-    enqueue_all(conn, vec![job], now).await?;
-    Ok(())
+    p.insert(&insert_of(vec![job], now));
 }

@@ -3,8 +3,7 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    Set,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryTrait, Set,
 };
 
 use super::classify::{self, Kind};
@@ -16,6 +15,7 @@ use crate::context::Ctx;
 use crate::conversations::{self, MAX_BODY_CHARS, Reply};
 use crate::db::entities::{job, ticket, user};
 use crate::db::mail_entities::{inbound_mail, mail_id};
+use crate::db::pipeline::Pipeline;
 use crate::error::{Error, Result};
 use crate::tickets::model::{Channel, Role, Status};
 use crate::tickets::workflow;
@@ -82,6 +82,14 @@ impl Intake {
             | Intake::FollowUp { ticket_id, .. }
             | Intake::Threaded { ticket_id, .. }
             | Intake::Duplicate { ticket_id } => Some(*ticket_id),
+            _ => None,
+        }
+    }
+
+    /// The message a reply was threaded as.
+    fn message_row(&self) -> Option<i64> {
+        match self {
+            Intake::Threaded { message, .. } => Some(*message),
             _ => None,
         }
     }
@@ -203,7 +211,6 @@ async fn take_in(
                 files: stored,
             };
             let msg = conversations::append(ctx, txn, &t, &actor, reply, now).await?;
-            remember(txn, p, t.id, Some(msg.id), now).await?;
             let r = format!("threaded by {by:?}");
             (
                 Intake::Threaded {
@@ -216,7 +223,7 @@ async fn take_in(
         }
         found => {
             let previous = found.map(|(t, _)| t.id);
-            let t = opening::open(ctx, txn, p, &author, files, opening, previous, now).await?;
+            let t = opening::open(ctx, txn, &author, files, opening, previous, now).await?;
             match previous {
                 Some(prev) => (
                     Intake::FollowUp {
@@ -229,7 +236,13 @@ async fn take_in(
             }
         }
     };
-    log(txn, p, &out, &reason, now).await?;
+    // The Message-ID and the intake log row go to the writer in one call.
+    let mut writes = Pipeline::new(txn);
+    if let Some(ticket_id) = out.ticket_id() {
+        remember(&mut writes, p, ticket_id, out.message_row(), now);
+    }
+    queue_log(&mut writes, p, &out, &reason, now);
+    writes.run(txn).await?;
     Ok(out)
 }
 
@@ -419,25 +432,18 @@ async fn store_files(ctx: &Ctx, p: &Parsed) -> Result<Files> {
 }
 
 /// Stores the message's Message-ID so later replies thread by header.
-pub(super) async fn remember(
-    txn: &DatabaseTransaction,
-    p: &Parsed,
-    ticket_id: i64,
-    message_row: Option<i64>,
-    now: i64,
-) -> Result<()> {
+/// Queues the row that remembers the message's Message-ID for its ticket.
+fn remember(writes: &mut Pipeline, p: &Parsed, ticket_id: i64, message_row: Option<i64>, now: i64) {
     if let Some(mid) = &p.message_id {
-        mail_id::ActiveModel {
+        let row = mail_id::ActiveModel {
             message_id: Set(mid.clone()),
             ticket_id: Set(ticket_id),
             message_row: Set(message_row),
             direction: Set("in".into()),
             created_at: Set(now),
-        }
-        .insert(txn)
-        .await?;
+        };
+        writes.insert(&mail_id::Entity::insert(row).into_query());
     }
-    Ok(())
 }
 
 async fn bounce(ctx: &Ctx, p: &Parsed, reason: &str, now: i64) -> Result<Intake> {
@@ -476,7 +482,14 @@ async fn log(
     reason: &str,
     now: i64,
 ) -> Result<()> {
-    inbound_mail::ActiveModel {
+    let mut writes = Pipeline::new(conn);
+    queue_log(&mut writes, p, out, reason, now);
+    writes.run(conn).await
+}
+
+/// Queues the intake log row of a message.
+fn queue_log(writes: &mut Pipeline, p: &Parsed, out: &Intake, reason: &str, now: i64) {
+    let row = inbound_mail::ActiveModel {
         message_id: Set(p.message_id.clone()),
         sender: Set(p.sender.as_ref().map(|s| s.1.clone()).unwrap_or_default()),
         subject: Set(p.subject.chars().take(300).collect()),
@@ -485,8 +498,6 @@ async fn log(
         ticket_id: Set(out.ticket_id()),
         created_at: Set(now),
         ..Default::default()
-    }
-    .insert(conn)
-    .await?;
-    Ok(())
+    };
+    writes.insert(&inbound_mail::Entity::insert(row).into_query());
 }

@@ -2,10 +2,10 @@
 //! validation, a free number, the SLA policy) is done on the read pool before intake takes
 //! the single writer, which then only inserts.
 
-use sea_orm::{ConnectionTrait, DatabaseTransaction};
+use sea_orm::DatabaseTransaction;
 
 use super::ids;
-use super::inbound::{Files, body_with_notes, fit, remember, text_attachment};
+use super::inbound::{Files, body_with_notes, fit, text_attachment};
 use super::parse::Parsed;
 use crate::context::Ctx;
 use crate::db::entities::{ticket, user};
@@ -46,12 +46,12 @@ pub(super) async fn prepare(
         subject,
         description,
         description_field: "body",
-        category: default_category(&ctx.db.read).await?,
+        category: default_category(ctx).await?,
         priority: None,
         tags: Vec::new(),
         channel: Channel::Email,
         // The sender's account is found or made in the transaction; set there.
-        requester: RequesterInput::Id(0),
+        requester: RequesterInput::Known(0),
         page_url: None,
         browser_info: None,
         ip: None,
@@ -69,12 +69,10 @@ pub(super) async fn prepare(
 }
 
 /// Opens the ticket for `author` in `txn` (a follow-up of `previous` when that one is closed
-/// for good) and remembers the message's Message-ID for threading.
-#[allow(clippy::too_many_arguments)]
+/// for good); the caller remembers the message's Message-ID with its intake log row.
 pub(super) async fn open(
     ctx: &Ctx,
     txn: &DatabaseTransaction,
-    p: &Parsed,
     author: &user::Model,
     files: &Files,
     opening: Opening,
@@ -86,23 +84,21 @@ pub(super) async fn open(
         extra,
         prepared,
     } = opening;
-    ticket.requester = RequesterInput::Id(author.id);
+    ticket.requester = RequesterInput::Known(author.id);
     ticket.follow_up_of = previous;
     ticket.attachments = files.stored.clone();
     ticket
         .attachments
         .extend(text_attachment(ctx, extra).await?);
-    let t = tickets::create_prepared(ctx, txn, ticket, prepared, now).await?;
-    remember(txn, p, t.id, None, now).await?;
-    Ok(t)
+    tickets::create_prepared(ctx, txn, ticket, prepared, now).await
 }
 
-async fn default_category(conn: &impl ConnectionTrait) -> Result<String> {
-    let cats = tickets::active_categories(conn).await?;
+async fn default_category(ctx: &Ctx) -> Result<String> {
+    let cats = ctx.catalog.categories(&ctx.db.read).await?;
     Ok(cats
         .iter()
-        .find(|c| c.as_str() == "general")
+        .find(|c| c.slug == "general")
         .or(cats.first())
-        .cloned()
+        .map(|c| c.slug.clone())
         .unwrap_or_else(|| "general".into()))
 }

@@ -176,7 +176,9 @@ pub async fn replace_calendar(ctx: &Ctx, id: i64, input: CalendarInput) -> Resul
     am.hours = Set(serde_json::json!(input.hours).to_string());
     am.holidays = Set(serde_json::json!(input.holidays).to_string());
     am.updated_at = Set(ctx.clock.now_micros());
-    Ok(calendar_view(am.update(&ctx.db.write).await?))
+    let row = am.update(&ctx.db.write).await?;
+    ctx.catalog.changed();
+    Ok(calendar_view(row))
 }
 
 /// Deletes a calendar no policy uses (409 otherwise).
@@ -196,6 +198,7 @@ pub async fn delete_calendar(ctx: &Ctx, id: i64) -> Result<()> {
     if res.rows_affected == 0 {
         return Err(Error::NotFound("calendar"));
     }
+    ctx.catalog.changed();
     Ok(())
 }
 
@@ -273,5 +276,7 @@ pub async fn update_policy(ctx: &Ctx, priority: &str, input: PolicyInput) -> Res
     am.warn_percent = Set(warn);
     am.calendar_id = Set(calendar);
     am.updated_at = Set(ctx.clock.now_micros());
-    Ok(policy_view(am.update(&ctx.db.write).await?))
+    let row = am.update(&ctx.db.write).await?;
+    ctx.catalog.changed();
+    Ok(policy_view(row))
 }

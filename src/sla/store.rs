@@ -59,11 +59,15 @@ pub async fn refresh(
     am: &mut ticket::ActiveModel,
     now: i64,
 ) -> Result<()> {
-    let priority = value(&am.priority)
-        .and_then(|p| Priority::parse(&p))
-        .ok_or_else(missing)?;
-    let policy = policy(conn, priority).await?;
+    let policy = policy(conn, priority_of(am)?).await?;
     apply(am, &policy, now)
+}
+
+/// The priority of a ticket about to be written, whose policy `apply` needs.
+pub fn priority_of(am: &ticket::ActiveModel) -> Result<Priority> {
+    value(&am.priority)
+        .and_then(|p| Priority::parse(&p))
+        .ok_or_else(missing)
 }
 
 fn missing() -> Error {

@@ -171,6 +171,7 @@ pub async fn create(ctx: &Ctx, input: CategoryInput) -> Result<CategoryView> {
     }
     .insert(&ctx.db.write)
     .await?;
+    ctx.catalog.changed();
     Ok(m.into())
 }
 
@@ -214,6 +215,7 @@ pub async fn update(ctx: &Ctx, id: i64, input: CategoryInput) -> Result<Category
         crate::tickets::autoassign::fill_backlog(&txn, now).await?;
     }
     txn.commit().await?;
+    ctx.catalog.changed();
     Ok(updated.into())
 }
 
@@ -236,5 +238,6 @@ pub async fn delete(ctx: &Ctx, id: i64) -> Result<()> {
     category::Entity::delete_by_id(id)
         .exec(&ctx.db.write)
         .await?;
+    ctx.catalog.changed();
     Ok(())
 }

@@ -1,12 +1,15 @@
 //! Ticket history: one event per changed field, written in the change's transaction.
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QueryTrait, Set,
+};
 use serde::Serialize;
 use std::collections::HashMap;
 
 use crate::auth::Actor;
 use crate::clock::rfc3339;
 use crate::db::entities::{ticket_event, user};
+use crate::db::pipeline::Pipeline;
 use crate::error::Result;
 
 /// One change to record.
@@ -50,8 +53,15 @@ pub async fn record(
     changes: Vec<Change>,
     now: i64,
 ) -> Result<()> {
+    let mut p = Pipeline::new(conn);
+    queue(&mut p, ticket_id, actor, changes, now);
+    p.run(conn).await
+}
+
+/// Queues the history rows of `record` on a pipeline instead of writing them at once.
+pub fn queue(p: &mut Pipeline, ticket_id: i64, actor: Option<i64>, changes: Vec<Change>, now: i64) {
     if changes.is_empty() {
-        return Ok(());
+        return;
     }
     let rows = changes.into_iter().map(|c| ticket_event::ActiveModel {
         ticket_id: Set(ticket_id),
@@ -63,8 +73,7 @@ pub async fn record(
         created_at: Set(now),
         ..Default::default()
     });
-    ticket_event::Entity::insert_many(rows).exec(conn).await?;
-    Ok(())
+    p.insert(&ticket_event::Entity::insert_many(rows).into_query());
 }
 
 /// Who made a change.

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod autoassign;
 pub mod bulk;
+pub mod catalog;
 pub mod categories;
 pub mod changes;
 pub mod history;

@@ -2,6 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sea_orm::sea_query::{Alias, Asterisk, Query, SelectStatement, UnionType};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait, Select,
@@ -216,12 +217,13 @@ pub async fn page_ids(
         Some(q) => crate::search::plan(conn, plans, q).await?,
         None => crate::search::Plan::Drive,
     };
-    let mut rows = Vec::new();
+    // One index range per (part, range); all of them go to the database as one UNION ALL,
+    // each member limited to a page, and are merged here in list order.
+    let mut members = Vec::new();
     for part in super::keyset::split(filters) {
         let base = ticket::Entity::find()
             .filter(access::visible(actor))
             .filter(apply_filters(backend, &part, text_plan));
-        let mut got = 0;
         for range in super::keyset::ranges(sort, after.as_deref()) {
             let q = match range {
                 Some(c) => base.clone().filter(c),
@@ -231,16 +233,16 @@ pub async fn page_ids(
             for (f, _) in &sort.0 {
                 keys = keys.column(f.column());
             }
-            let stmt = keys.limit(want - got).build(backend);
-            let found = conn.query_all_raw(stmt).await?;
-            got += found.len() as u64;
-            for r in &found {
-                rows.push(SortKeys::read(r, sort)?);
-            }
-            if got >= want {
-                break;
-            }
+            members.push(keys.limit(want).into_query());
         }
+    }
+    let stmt = match union_all(members) {
+        Some(q) => backend.build(&q),
+        None => return Ok((Vec::new(), None)),
+    };
+    let mut rows = Vec::new();
+    for r in &conn.query_all_raw(stmt).await? {
+        rows.push(SortKeys::read(r, sort)?);
     }
     rows.sort_by(|a, b| super::keyset::compare(sort, a, b));
     rows.truncate(want as usize);
@@ -251,6 +253,22 @@ pub async fn page_ids(
         None
     };
     Ok((rows.iter().map(|k| k.id).collect(), next))
+}
+
+/// `SELECT * FROM (m1) UNION ALL SELECT * FROM (m2) …`: each member keeps its own ORDER BY
+/// and LIMIT (an ordered index walk that stops after a page), which a bare compound would not.
+fn union_all(members: Vec<SelectStatement>) -> Option<SelectStatement> {
+    let mut wrapped = members.into_iter().enumerate().map(|(i, m)| {
+        Query::select()
+            .column(Asterisk)
+            .from_subquery(m, Alias::new(format!("part{i}")))
+            .to_owned()
+    });
+    let mut all = wrapped.next()?;
+    for m in wrapped {
+        all.union(UnionType::All, m);
+    }
+    Some(all)
 }
 
 /// Parses list query parameters into filters, collecting every error.

@@ -2,7 +2,7 @@
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Set,
+    PaginatorTrait, QueryFilter, QueryOrder, QueryTrait, Set, TryInsertResult,
 };
 
 use super::access;
@@ -12,13 +12,17 @@ use super::{number, validate};
 use crate::auth::Actor;
 use crate::context::Ctx;
 use crate::db::entities::{category, ticket, ticket_tag};
+use crate::db::pipeline::Pipeline;
 use crate::error::{Error, FieldErrors, Result};
 use crate::users::service as users;
 
 /// Who a new ticket is for.
 pub enum RequesterInput {
-    /// An existing user.
+    /// An existing user, checked to exist before the ticket is written.
     Id(i64),
+    /// An account the caller has just read (the actor itself, mail intake's sender): not
+    /// looked up again.
+    Known(i64),
     /// A contact by name and email, created when unknown.
     Contact {
         /// Contact name.
@@ -71,7 +75,10 @@ pub async fn active_categories(conn: &impl ConnectionTrait) -> Result<Vec<String
         .collect())
 }
 
-async fn active_category_rows(conn: &impl ConnectionTrait) -> Result<Vec<category::Model>> {
+/// The active categories' rows, in display order.
+pub(super) async fn active_category_rows(
+    conn: &impl ConnectionTrait,
+) -> Result<Vec<category::Model>> {
     Ok(category::Entity::find()
         .filter(category::Column::Active.eq(true))
         .order_by_asc(category::Column::Position)
@@ -103,12 +110,11 @@ pub async fn create(ctx: &Ctx, input: NewTicket) -> Result<ticket::Model> {
 /// A new ticket checked and given a free number and its SLA policy, ready to insert.
 pub struct Prepared(Checked);
 
-/// Validates `input` and draws its number and SLA policy on the read pool: the reads that
-/// need no lock, done before the write transaction so the single writer's work stays short.
+/// Validates `input` and finds its SLA policy before the write transaction (from the
+/// per-process catalog, else the read pool), so the single writer's work stays short.
 pub async fn prepare(ctx: &Ctx, input: &NewTicket) -> Result<Prepared> {
-    let mut checked = check(&ctx.db.read, input).await?;
-    checked.number = Some(fresh_number(ctx, &ctx.db.read).await?);
-    checked.policy = Some(crate::sla::store::policy(&ctx.db.read, checked.priority).await?);
+    let mut checked = check(&ctx.catalog.categories(&ctx.db.read).await?, input)?;
+    checked.policy = Some(ctx.catalog.policy(&ctx.db.read, checked.priority).await?);
     Ok(Prepared(checked))
 }
 
@@ -132,7 +138,7 @@ pub async fn create_in(
     input: NewTicket,
     now: i64,
 ) -> Result<ticket::Model> {
-    let checked = check(txn, &input).await?;
+    let checked = check(&active_category_rows(txn).await?, &input)?;
     insert_checked(ctx, txn, input, checked, now).await
 }
 
@@ -148,19 +154,16 @@ struct Checked {
     contact: Option<(String, String)>,
     /// Whether the category hands new tickets to an agent.
     auto_assign: bool,
-    /// A ticket number already checked to be free (else one is drawn in the transaction).
-    number: Option<String>,
-    /// The SLA policy of the priority, when already loaded.
+    /// The SLA policy of the priority, when already loaded (`prepare`d).
     policy: Option<crate::sla::Policy>,
 }
 
 /// Collects every field error of a new ticket at once.
-async fn check(conn: &impl ConnectionTrait, input: &NewTicket) -> Result<Checked> {
+fn check(rows: &[category::Model], input: &NewTicket) -> Result<Checked> {
     let mut errors = FieldErrors::new();
     let subject = validate::subject(&mut errors, &input.subject);
     let description =
         validate::description(&mut errors, input.description_field, &input.description);
-    let rows = active_category_rows(conn).await?;
     let cats: Vec<String> = rows.iter().map(|c| c.slug.clone()).collect();
     let category = validate::category(&mut errors, &input.category, &cats);
     let auto_assign = rows.iter().any(|c| c.slug == category && c.auto_assign);
@@ -179,7 +182,7 @@ async fn check(conn: &impl ConnectionTrait, input: &NewTicket) -> Result<Checked
             users::check_name(&mut errors, name),
             users::check_email(&mut errors, email),
         )),
-        RequesterInput::Id(_) => None,
+        RequesterInput::Id(_) | RequesterInput::Known(_) => None,
     };
     Error::check(errors)?;
     Ok(Checked {
@@ -192,7 +195,6 @@ async fn check(conn: &impl ConnectionTrait, input: &NewTicket) -> Result<Checked
         browser_info,
         contact,
         auto_assign,
-        number: None,
         policy: None,
     })
 }
@@ -211,7 +213,8 @@ async fn insert_checked(
                 .await?
                 .id
         }
-        RequesterInput::Id(id) if c.number.is_some() => id,
+        RequesterInput::Known(id) => id,
+        RequesterInput::Id(id) if c.policy.is_some() => id,
         RequesterInput::Id(id) => {
             crate::db::entities::user::Entity::find_by_id(id)
                 .one(txn)
@@ -220,12 +223,8 @@ async fn insert_checked(
                 .id
         }
     };
-    let number = match c.number {
-        Some(n) => n,
-        None => fresh_number(ctx, txn).await?,
-    };
     let mut am = ticket::ActiveModel {
-        number: Set(number),
+        number: Set(draw_number(ctx)),
         subject: Set(c.subject),
         description: Set(c.description),
         category: Set(c.category),
@@ -259,40 +258,52 @@ async fn insert_checked(
         Some(p) => crate::sla::store::apply(&mut am, p, now)?,
         None => crate::sla::store::refresh(txn, &mut am, now).await?,
     }
-    let t = am.insert(txn).await?;
-    add_tags(txn, t.id, &c.tags).await?;
+    let t = insert_numbered(ctx, txn, am).await?;
     crate::attachments::record(txn, t.id, None, input.attachments, now).await?;
     let mut changes = vec![Change::public("created", None, Some(t.number.clone()))];
     if let Some(prev) = input.follow_up_of {
         changes.push(Change::public("follow_up_of", None, Some(prev.to_string())));
     }
-    history::record(txn, t.id, Some(requester_id), changes, now).await?;
-    crate::jobs::enqueue_event(
-        txn,
+    // Tags, history and the event job go to the writer in one call (see `db::pipeline`).
+    let mut writes = Pipeline::new(txn);
+    queue_tags(&mut writes, t.id, &c.tags);
+    history::queue(&mut writes, t.id, Some(requester_id), changes, now);
+    crate::jobs::queue_event(
+        &mut writes,
         "ticket.created",
         t.id,
         Some(requester_id),
         serde_json::json!({"number": t.number, "suppress_ack": input.suppress_ack}),
         now,
-    )
-    .await?;
+    );
+    writes.run(txn).await?;
     if !c.auto_assign {
         return Ok(t);
     }
     super::autoassign::on_create(txn, t, now).await
 }
 
-async fn fresh_number(ctx: &Ctx, conn: &impl ConnectionTrait) -> Result<String> {
-    // 40 random bits per day make a clash vanishingly rare; check anyway rather than fail the insert.
+fn draw_number(ctx: &Ctx) -> String {
+    number::generate(&ctx.config.ticket_prefix, ctx.clock.now(), &mut rand::rng())
+}
+
+/// Inserts the ticket, drawing another number when its number is taken. 40 random bits per
+/// day make a clash vanishingly rare, so the check is the insert itself (`ON CONFLICT DO
+/// NOTHING` on the unique number) rather than a look-up before it.
+async fn insert_numbered(
+    ctx: &Ctx,
+    txn: &DatabaseTransaction,
+    mut am: ticket::ActiveModel,
+) -> Result<ticket::Model> {
     for _ in 0..5 {
-        let n = number::generate(&ctx.config.ticket_prefix, ctx.clock.now(), &mut rand::rng());
-        let taken = ticket::Entity::find()
-            .filter(ticket::Column::Number.eq(n.clone()))
-            .count(conn)
+        let tried = ticket::Entity::insert(am.clone())
+            .on_conflict_do_nothing_on([ticket::Column::Number])
+            .exec_with_returning(txn)
             .await?;
-        if taken == 0 {
-            return Ok(n);
+        if let TryInsertResult::Inserted(t) = tried {
+            return Ok(t);
         }
+        am.number = Set(draw_number(ctx));
     }
     Err(Error::Internal(anyhow::anyhow!(
         "could not find a free ticket number"
@@ -301,23 +312,26 @@ async fn fresh_number(ctx: &Ctx, conn: &impl ConnectionTrait) -> Result<String> 
 
 /// Replaces a ticket's tags.
 pub async fn set_tags(conn: &impl ConnectionTrait, ticket_id: i64, tags: &[String]) -> Result<()> {
-    ticket_tag::Entity::delete_many()
-        .filter(ticket_tag::Column::TicketId.eq(ticket_id))
-        .exec(conn)
-        .await?;
-    add_tags(conn, ticket_id, tags).await
+    let mut writes = Pipeline::new(conn);
+    writes.delete(
+        &ticket_tag::Entity::delete_many()
+            .filter(ticket_tag::Column::TicketId.eq(ticket_id))
+            .into_query(),
+    );
+    queue_tags(&mut writes, ticket_id, tags);
+    writes.run(conn).await
 }
 
-/// Inserts tags the ticket does not carry (a new ticket, or one whose tags were just cleared).
-async fn add_tags(conn: &impl ConnectionTrait, ticket_id: i64, tags: &[String]) -> Result<()> {
+/// Queues the insert of tags the ticket does not carry (a new ticket, or one whose tags are
+/// cleared earlier in the same pipeline).
+fn queue_tags(writes: &mut Pipeline, ticket_id: i64, tags: &[String]) {
     if !tags.is_empty() {
         let rows = tags.iter().map(|tag| ticket_tag::ActiveModel {
             ticket_id: Set(ticket_id),
             tag: Set(tag.clone()),
         });
-        ticket_tag::Entity::insert_many(rows).exec(conn).await?;
+        writes.insert(&ticket_tag::Entity::insert_many(rows).into_query());
     }
-    Ok(())
 }
 
 /// Current tags of a ticket.

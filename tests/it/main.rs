@@ -20,6 +20,7 @@ mod mail_corpus;
 mod mail_in;
 mod mail_out;
 mod merge;
+mod pipeline;
 mod reports;
 mod s3;
 mod sla;

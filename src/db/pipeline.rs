@@ -1,0 +1,85 @@
+//! Statements sent to the database together. sqlx hands every SQLite call to the
+//! connection's own thread and back; inside the single writer's transaction those hand-offs,
+//! not the SQL, are what a write costs. sqlx runs a multi-statement string with positional
+//! arguments in one call, so on SQLite the statements queued here cost one hand-off; on
+//! PostgreSQL (one statement per protocol message) they run one after another.
+
+use sea_orm::sea_query::{DeleteStatement, InsertStatement, UpdateStatement};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
+
+use crate::error::Result;
+
+/// Write statements that return nothing, queued to run as one call.
+pub struct Pipeline {
+    backend: DatabaseBackend,
+    statements: Vec<Statement>,
+}
+
+impl Pipeline {
+    /// An empty pipeline for the dialect of `conn`.
+    pub fn new(conn: &impl ConnectionTrait) -> Pipeline {
+        Pipeline {
+            backend: conn.get_database_backend(),
+            statements: Vec::new(),
+        }
+    }
+
+    /// Queues an insert.
+    pub fn insert(&mut self, statement: &InsertStatement) {
+        self.statements.push(self.backend.build(statement));
+    }
+
+    /// Queues a delete.
+    pub fn delete(&mut self, statement: &DeleteStatement) {
+        self.statements.push(self.backend.build(statement));
+    }
+
+    /// Queues an update.
+    pub fn update(&mut self, statement: &UpdateStatement) {
+        self.statements.push(self.backend.build(statement));
+    }
+
+    /// Queues a raw statement in the pipeline's dialect.
+    pub fn raw(&mut self, sql: &str, values: Vec<Value>) {
+        self.statements
+            .push(Statement::from_sql_and_values(self.backend, sql, values));
+    }
+
+    /// How many statements are queued.
+    pub fn len(&self) -> usize {
+        self.statements.len()
+    }
+
+    /// True when nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.statements.is_empty()
+    }
+
+    /// Runs the queued statements in order, stopping at the first that fails.
+    pub async fn run(self, conn: &impl ConnectionTrait) -> Result<()> {
+        if self.backend != DatabaseBackend::Sqlite || self.statements.len() < 2 {
+            for statement in self.statements {
+                conn.execute_raw(statement).await?;
+            }
+            return Ok(());
+        }
+        // SQLite's placeholders are positional `?`, so joining the texts and concatenating
+        // the values in the same order binds each statement's own.
+        let mut sql = String::new();
+        let mut values = Vec::new();
+        for statement in self.statements {
+            sql.push_str(&statement.sql);
+            sql.push_str(";\n");
+            if let Some(v) = statement.values {
+                values.extend(v.0);
+            }
+        }
+        conn.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Sqlite,
+            sql,
+            values,
+        ))
+        .await?;
+        Ok(())
+    }
+}

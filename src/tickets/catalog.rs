@@ -1,0 +1,91 @@
+//! The active categories and the SLA policies, kept per process: every new ticket reads both
+//! (two to three statements) and an admin changes them a few times a year. A change made
+//! through this process is seen at once (`changed` empties the copy); one made by another
+//! process (a CLI command, a second server on PostgreSQL) within `TTL`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sea_orm::ConnectionTrait;
+
+use super::model::Priority;
+use crate::db::entities::category;
+use crate::error::Result;
+use crate::sla::Policy;
+
+/// How long a copy is trusted without a change seen in this process.
+const TTL: Duration = Duration::from_secs(5);
+
+#[derive(Default)]
+struct Copies {
+    /// Bumped by every change, so a read that raced one is not kept.
+    generation: u64,
+    categories: Option<(Arc<Vec<category::Model>>, Instant)>,
+    policies: HashMap<&'static str, (Policy, Instant)>,
+}
+
+/// Per-process copies of the categories and SLA policies.
+#[derive(Clone, Default)]
+pub struct Catalog(Arc<Mutex<Copies>>);
+
+impl Catalog {
+    /// The active categories in display order, read from `conn` when the copy is stale.
+    pub async fn categories(
+        &self,
+        conn: &impl ConnectionTrait,
+    ) -> Result<Arc<Vec<category::Model>>> {
+        let generation = {
+            let copies = self.lock();
+            if let Some((rows, at)) = &copies.categories
+                && at.elapsed() < TTL
+            {
+                return Ok(rows.clone());
+            }
+            copies.generation
+        };
+        let rows = Arc::new(super::service::active_category_rows(conn).await?);
+        let mut copies = self.lock();
+        if copies.generation == generation {
+            copies.categories = Some((rows.clone(), Instant::now()));
+        }
+        Ok(rows)
+    }
+
+    /// The SLA policy of priority `p`, read from `conn` when the copy is stale.
+    pub async fn policy(&self, conn: &impl ConnectionTrait, p: Priority) -> Result<Policy> {
+        let generation = {
+            let copies = self.lock();
+            if let Some((policy, at)) = copies.policies.get(p.as_str())
+                && at.elapsed() < TTL
+            {
+                return Ok(policy.clone());
+            }
+            copies.generation
+        };
+        let policy = crate::sla::store::policy(conn, p).await?;
+        let mut copies = self.lock();
+        if copies.generation == generation {
+            copies
+                .policies
+                .insert(p.as_str(), (policy.clone(), Instant::now()));
+        }
+        Ok(policy)
+    }
+
+    /// Forgets both copies; call after committing a change to categories, SLA policies or
+    /// business calendars.
+    pub fn changed(&self) {
+        let mut copies = self.lock();
+        copies.generation += 1;
+        copies.categories = None;
+        copies.policies.clear();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Copies> {
+        // The copies are only ever replaced whole, so a panic elsewhere cannot leave them torn.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
