@@ -5,13 +5,14 @@
 use rand::Rng;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, Set,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryTrait, Set,
     Statement,
 };
 
 use crate::db::Db;
 use crate::db::entities::job;
 use crate::db::mail_entities::job_attempt;
+use crate::db::pipeline::Pipeline;
 use crate::error::Result;
 
 /// How one run of a job ended.
@@ -105,7 +106,7 @@ pub async fn settle(
             return Ok(());
         }
     };
-    job_attempt::ActiveModel {
+    let attempt = job_attempt::ActiveModel {
         job_id: Set(j.id),
         attempt: Set(j.attempts),
         started_at: Set(started),
@@ -113,9 +114,10 @@ pub async fn settle(
         ok: Set(ok),
         response: Set(truncate(&response, 2000)),
         ..Default::default()
-    }
-    .insert(conn)
-    .await?;
+    };
+    // The attempt row and the job's new state go to the writer in one call.
+    let mut writes = Pipeline::new(conn);
+    writes.insert(&job_attempt::Entity::insert(attempt).into_query());
     let mut am = job::ActiveModel {
         updated_at: Set(now),
         locked_until: Set(None),
@@ -155,14 +157,15 @@ pub async fn settle(
     }
     // Only settle our own lease: if it expired and someone else re-claimed the job, their
     // result wins.
-    job::Entity::update_many()
-        .set(am)
-        .filter(job::Column::Id.eq(j.id))
-        .filter(job::Column::Status.eq("running"))
-        .filter(job::Column::Attempts.eq(j.attempts))
-        .exec(conn)
-        .await?;
-    Ok(())
+    writes.update(
+        &job::Entity::update_many()
+            .set(am)
+            .filter(job::Column::Id.eq(j.id))
+            .filter(job::Column::Status.eq("running"))
+            .filter(job::Column::Attempts.eq(j.attempts))
+            .into_query(),
+    );
+    writes.run(conn).await
 }
 
 /// Makes a dead, cancelled or bounced job run again now (admin "retry"); attempts start over.
