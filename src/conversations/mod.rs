@@ -274,7 +274,9 @@ pub async fn append(
         ));
     }
     let priority = crate::sla::store::priority_of(&am)?;
-    let policy = ctx.catalog.policy(&ctx.db.read, priority).await?;
+    // Through this transaction's own connection: on PostgreSQL the read pool is the same
+    // pool, and a transaction waiting for a second connection can starve it.
+    let policy = ctx.catalog.policy(txn, priority).await?;
     crate::sla::store::apply(&mut am, &policy, now)?;
     am.updated_at = Set(now);
     // The ticket's update, its history and the event job go to the writer in one call.

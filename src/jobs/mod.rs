@@ -69,6 +69,13 @@ pub async fn enqueue_all(conn: &impl ConnectionTrait, jobs: Vec<NewJob>, now: i6
     Ok(conn.execute_raw(statement).await?.rows_affected())
 }
 
+/// Queues the insert of `jobs` (skipping keys that exist) on a pipeline; nothing when empty.
+pub fn queue_all(p: &mut Pipeline, jobs: Vec<NewJob>, now: i64) {
+    if !jobs.is_empty() {
+        p.insert(&insert_of(jobs, now));
+    }
+}
+
 /// The insert of `jobs` (at least one), skipping keys that exist.
 fn insert_of(jobs: Vec<NewJob>, now: i64) -> InsertStatement {
     let rows = jobs.into_iter().map(|j| job::ActiveModel {

@@ -5,7 +5,7 @@
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    QuerySelect, QueryTrait, Set,
 };
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -14,6 +14,7 @@ use super::webhooks;
 use crate::context::Ctx;
 use crate::db::entities::{job, message, ticket, user};
 use crate::db::mail_entities::mail_id;
+use crate::db::pipeline::Pipeline;
 use crate::error::Result;
 use crate::jobs::queue::Outcome;
 use crate::jobs::{self, NewJob};
@@ -93,7 +94,6 @@ pub async fn run(ctx: &Ctx, j: &job::Model) -> Result<Outcome> {
         comment: comment.as_ref(),
         data,
     };
-    let mut deliveries = Vec::new();
     let mut recipients = recipients(ctx, &event, &facts);
     if event == "ticket.created" {
         recipients.retain(|r| {
@@ -113,14 +113,18 @@ pub async fn run(ctx: &Ctx, j: &job::Model) -> Result<Outcome> {
         recipients = kept;
     }
     let now = ctx.clock.now_micros();
-    let txn = ctx.db.begin().await?;
+    // Rendering reads on the read pool; only the rows it produces go to the single writer,
+    // through the group committer, and none at all when there is nothing to send.
+    let read = &ctx.db.read;
+    let mut writes = Pipeline::new(read);
+    let mut deliveries = Vec::new();
     if ctx.config.smtp_url.trim().is_empty() {
         if !recipients.is_empty() {
             tracing::debug!(event = %event, ticket = t.id, count = recipients.len(), "e-mail is off; not sending notifications");
         }
     } else {
         for r in recipients {
-            let (job, mid) = render_email(ctx, &txn, &j.idempotency_key, &r, &facts, now).await?;
+            let (job, mid) = render_email(ctx, read, &j.idempotency_key, &r, &facts, now).await?;
             let row = mail_id::ActiveModel {
                 message_id: Set(mid),
                 ticket_id: Set(t.id),
@@ -129,25 +133,31 @@ pub async fn run(ctx: &Ctx, j: &job::Model) -> Result<Outcome> {
                 created_at: Set(now),
             };
             // A re-run of the same fan-out derives the same ids: keep the first.
-            mail_id::Entity::insert(row)
-                .on_conflict(
-                    OnConflict::column(mail_id::Column::MessageId)
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .exec_without_returning(&txn)
-                .await?;
+            writes.insert(
+                &mail_id::Entity::insert(row)
+                    .on_conflict(
+                        OnConflict::column(mail_id::Column::MessageId)
+                            .do_nothing()
+                            .to_owned(),
+                    )
+                    .into_query(),
+            );
             deliveries.push(job);
         }
     }
     let public_event = !(event == "comment.created" && comment.is_none());
     if public_event {
         deliveries
-            .extend(webhooks::jobs_for(ctx, &txn, &j.idempotency_key, &event, &facts, now).await?);
+            .extend(webhooks::jobs_for(ctx, read, &j.idempotency_key, &event, &facts, now).await?);
     }
     let n = deliveries.len();
-    jobs::enqueue_all(&txn, deliveries, now).await?;
-    txn.commit().await?;
+    jobs::queue_all(&mut writes, deliveries, now);
+    if !writes.is_empty() {
+        ctx.db
+            .group
+            .run(move |txn| Box::pin(async move { writes.run(txn).await }))
+            .await?;
+    }
     Ok(Outcome::Done(format!("{n} deliveries enqueued")))
 }
 

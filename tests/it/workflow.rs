@@ -386,3 +386,54 @@ both_backends!(
         assert_eq!(listed.ok(200)["data"].as_array().unwrap().len(), 15);
     }
 );
+
+both_backends!(
+    replies_right_after_an_sla_change_do_not_starve_the_pool,
+    |app: TestApp| async move {
+        // A change empties the per-process catalog, so every reply of the burst reads its SLA
+        // policy again. That read must use the reply's own transaction: on PostgreSQL the read
+        // pool is the write pool (4 connections here), and sixteen transactions each waiting
+        // for a second connection would hold all of them until the acquire timeout (500s).
+        let (_, admin) = app.user(Role::Admin, "Pool Admin").await;
+        let id = app.ticket(&admin, "Busy ticket", "high").await["id"]
+            .as_i64()
+            .unwrap();
+        app.put(
+            "/api/v1/sla-policies/high",
+            &admin,
+            json!({"first_response_minutes": 30, "resolution_minutes": 600}),
+        )
+        .await
+        .ok(200);
+        let app = std::sync::Arc::new(app);
+        let started = std::time::Instant::now();
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let (app, admin) = (app.clone(), admin.clone());
+            tasks.push(tokio::spawn(async move {
+                app.post(
+                    &format!("/api/v1/tickets/{id}/comments"),
+                    &admin,
+                    json!({"body": format!("Burst reply {i}")}),
+                )
+                .await
+                .status
+                .as_u16()
+            }));
+        }
+        let mut codes = Vec::new();
+        for t in tasks {
+            codes.push(t.await.unwrap());
+        }
+        assert!(codes.iter().all(|c| *c == 201), "{codes:?}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(8),
+            "replies waited for connections: {:?}",
+            started.elapsed()
+        );
+        let thread = app
+            .get(&format!("/api/v1/tickets/{id}/comments"), &admin)
+            .await;
+        assert_eq!(thread.ok(200).as_array().unwrap().len(), 16);
+    }
+);
