@@ -334,3 +334,65 @@ on_both!(
         assert_eq!(left.ok(200).as_array().unwrap().len(), 0);
     }
 );
+
+on_both!(
+    a_changed_policy_or_calendar_applies_to_the_next_ticket_at_once,
+    |backend| async move {
+        // New tickets take their policy from a per-process copy; every change through the
+        // API must empty it, or the next ticket would get the old budget for a few seconds.
+        let app = TestApp::spawn(backend).await;
+        let (_, admin) = app.user(Role::Admin, "Lead").await;
+        let first = app.ticket(&admin, "Before the change", "high").await;
+        let created = at(&first["created_at"]);
+        let due =
+            |t: &Value| (at(&t["first_response_due_at"]) - at(&t["created_at"])).num_minutes();
+        assert_eq!(due(&first), 240, "the default high budget");
+        app.put(
+            "/api/v1/sla-policies/high",
+            &admin,
+            json!({"first_response_minutes": 15, "resolution_minutes": 600}),
+        )
+        .await
+        .ok(200);
+        let second = app.ticket(&admin, "After the change", "high").await;
+        assert_eq!(due(&second), 15);
+        // A reply recomputes the clock with the policy too (read inside its transaction).
+        let cal = app
+            .post(
+                "/api/v1/business-calendars",
+                &admin,
+                json!({"name": "Never", "timezone": "UTC", "hours": {"sun": ["00:00-00:30"]}, "holidays": []}),
+            )
+            .await;
+        let cal_id = cal.ok(201)["id"].as_i64().unwrap();
+        app.put(
+            "/api/v1/sla-policies/high",
+            &admin,
+            json!({"calendar_id": cal_id}),
+        )
+        .await
+        .ok(200);
+        let third = app.ticket(&admin, "Business hours now", "high").await;
+        assert!(
+            due(&third) > 24 * 60,
+            "15 minutes of a 30-minute Sunday window lie days ahead: {}",
+            due(&third)
+        );
+        // Replacing the calendar (now around the clock every day) is seen at once as well.
+        let all_day: serde_json::Map<String, Value> =
+            ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+                .iter()
+                .map(|d| (d.to_string(), json!(["00:00-24:00"])))
+                .collect();
+        app.put(
+            &format!("/api/v1/business-calendars/{cal_id}"),
+            &admin,
+            json!({"name": "Never", "timezone": "UTC", "hours": all_day, "holidays": []}),
+        )
+        .await
+        .ok(200);
+        let fourth = app.ticket(&admin, "Every hour counts", "high").await;
+        assert_eq!(due(&fourth), 15);
+        assert!(at(&fourth["created_at"]) >= created);
+    }
+);
