@@ -150,7 +150,9 @@ pub async fn add_with_files(
                     message_id: None,
                     files,
                 };
-                let msg = append(&c, txn, &t, &who, reply, now).await?;
+                let mut writes = Pipeline::new(txn);
+                let msg = append(&c, txn, &t, &who, reply, now, &mut writes).await?;
+                writes.run(txn).await?;
                 let stored = if with_files {
                     attachments::for_messages(txn, vec![msg.id]).await?
                 } else {
@@ -208,6 +210,7 @@ pub struct Reply {
 /// Appends a message to a ticket already loaded (and locked) in `txn`, applying the status
 /// moves of a customer-side reply and the first-response time of a staff reply; the caller has
 /// checked that `actor` may write here (the API by visibility, mail intake by its evidence).
+/// The ticket's update, history and event job are queued on `writes` for the caller to run.
 pub async fn append(
     ctx: &Ctx,
     txn: &impl ConnectionTrait,
@@ -215,6 +218,7 @@ pub async fn append(
     actor: &Actor,
     reply: Reply,
     now: i64,
+    writes: &mut Pipeline,
 ) -> Result<message::Model> {
     let window = ctx.config.reopen_window_days;
     let from = Status::parse(&t.status).unwrap_or(Status::Open);
@@ -280,12 +284,11 @@ pub async fn append(
     crate::sla::store::apply(&mut am, &policy, now)?;
     am.updated_at = Set(now);
     // The ticket's update, its history and the event job go to the writer in one call.
-    let mut writes = Pipeline::new(txn);
     writes.update(&ticket::Entity::update(am).validate()?.into_query());
-    history::queue(&mut writes, t.id, Some(actor.id), changes, now);
+    history::queue(writes, t.id, Some(actor.id), changes, now);
     if !internal {
         crate::jobs::queue_event(
-            &mut writes,
+            writes,
             "comment.created",
             t.id,
             Some(actor.id),
@@ -293,6 +296,5 @@ pub async fn append(
             now,
         );
     }
-    writes.run(txn).await?;
     Ok(msg)
 }

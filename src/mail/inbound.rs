@@ -195,6 +195,8 @@ async fn take_in(
     let author = users::find_or_create_contact(txn, &email, &display, now).await?;
     let found = find_thread(ctx, txn, p, &author).await?;
     let split = quote::split(&p.text);
+    // The ticket's rows, the Message-ID and the intake log row go to the writer in one call.
+    let mut writes = Pipeline::new(txn);
     let (out, reason) = match found {
         Some((t, by)) if can_append(ctx, &t, &author, now) => {
             let body = body_with_notes(&split.reply, &files.notes);
@@ -210,7 +212,7 @@ async fn take_in(
                 message_id: p.message_id.clone(),
                 files: stored,
             };
-            let msg = conversations::append(ctx, txn, &t, &actor, reply, now).await?;
+            let msg = conversations::append(ctx, txn, &t, &actor, reply, now, &mut writes).await?;
             let r = format!("threaded by {by:?}");
             (
                 Intake::Threaded {
@@ -223,7 +225,17 @@ async fn take_in(
         }
         found => {
             let previous = found.map(|(t, _)| t.id);
-            let t = opening::open(ctx, txn, &author, files, opening, previous, now).await?;
+            let t = opening::open(
+                ctx,
+                txn,
+                &author,
+                files,
+                opening,
+                previous,
+                now,
+                &mut writes,
+            )
+            .await?;
             match previous {
                 Some(prev) => (
                     Intake::FollowUp {
@@ -236,8 +248,6 @@ async fn take_in(
             }
         }
     };
-    // The Message-ID and the intake log row go to the writer in one call.
-    let mut writes = Pipeline::new(txn);
     if let Some(ticket_id) = out.ticket_id() {
         remember(&mut writes, p, ticket_id, out.message_row(), now);
     }

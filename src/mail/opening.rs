@@ -9,6 +9,7 @@ use super::inbound::{Files, body_with_notes, fit, text_attachment};
 use super::parse::Parsed;
 use crate::context::Ctx;
 use crate::db::entities::{ticket, user};
+use crate::db::pipeline::Pipeline;
 use crate::error::Result;
 use crate::tickets::model::Channel;
 use crate::tickets::service::{self as tickets, NewTicket, Prepared, RequesterInput};
@@ -69,7 +70,9 @@ pub(super) async fn prepare(
 }
 
 /// Opens the ticket for `author` in `txn` (a follow-up of `previous` when that one is closed
-/// for good); the caller remembers the message's Message-ID with its intake log row.
+/// for good), queueing its rows on `writes`; the caller adds the message's Message-ID and
+/// intake log row and runs them.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn open(
     ctx: &Ctx,
     txn: &DatabaseTransaction,
@@ -78,6 +81,7 @@ pub(super) async fn open(
     opening: Opening,
     previous: Option<i64>,
     now: i64,
+    writes: &mut Pipeline,
 ) -> Result<ticket::Model> {
     let Opening {
         mut ticket,
@@ -90,7 +94,7 @@ pub(super) async fn open(
     ticket
         .attachments
         .extend(text_attachment(ctx, extra).await?);
-    tickets::create_prepared(ctx, txn, ticket, prepared, now).await
+    tickets::create_prepared(ctx, txn, ticket, prepared, now, writes).await
 }
 
 async fn default_category(ctx: &Ctx) -> Result<String> {

@@ -103,7 +103,14 @@ pub async fn create(ctx: &Ctx, input: NewTicket) -> Result<ticket::Model> {
     // Concurrent creations share one durable commit on SQLite (see `db::group`).
     ctx.db
         .group
-        .run(move |txn| Box::pin(async move { insert_checked(&c, txn, input, checked, now).await }))
+        .run(move |txn| {
+            Box::pin(async move {
+                let mut writes = Pipeline::new(txn);
+                let t = insert_checked(&c, txn, input, checked, now, &mut writes).await?;
+                writes.run(txn).await?;
+                Ok(t)
+            })
+        })
         .await
 }
 
@@ -126,8 +133,9 @@ pub async fn create_prepared(
     input: NewTicket,
     Prepared(checked): Prepared,
     now: i64,
+    writes: &mut Pipeline,
 ) -> Result<ticket::Model> {
-    insert_checked(ctx, txn, input, checked, now).await
+    insert_checked(ctx, txn, input, checked, now, writes).await
 }
 
 /// Validates and inserts a ticket inside the caller's transaction (mail intake adds the first
@@ -139,7 +147,10 @@ pub async fn create_in(
     now: i64,
 ) -> Result<ticket::Model> {
     let checked = check(&active_category_rows(txn).await?, &input)?;
-    insert_checked(ctx, txn, input, checked, now).await
+    let mut writes = Pipeline::new(txn);
+    let t = insert_checked(ctx, txn, input, checked, now, &mut writes).await?;
+    writes.run(txn).await?;
+    Ok(t)
 }
 
 /// A new ticket's fields after validation.
@@ -199,12 +210,15 @@ fn check(rows: &[category::Model], input: &NewTicket) -> Result<Checked> {
     })
 }
 
+/// Inserts the ticket and queues its tags, history and event job on `writes`, which the
+/// caller runs (after queueing its own rows, so they all cost one call).
 async fn insert_checked(
     ctx: &Ctx,
     txn: &DatabaseTransaction,
     input: NewTicket,
     c: Checked,
     now: i64,
+    writes: &mut Pipeline,
 ) -> Result<ticket::Model> {
     let requester_id = match input.requester {
         RequesterInput::Contact { .. } => {
@@ -265,21 +279,23 @@ async fn insert_checked(
         changes.push(Change::public("follow_up_of", None, Some(prev.to_string())));
     }
     // Tags, history and the event job go to the writer in one call (see `db::pipeline`).
-    let mut writes = Pipeline::new(txn);
-    queue_tags(&mut writes, t.id, &c.tags);
-    history::queue(&mut writes, t.id, Some(requester_id), changes, now);
+    queue_tags(writes, t.id, &c.tags);
+    history::queue(writes, t.id, Some(requester_id), changes, now);
     crate::jobs::queue_event(
-        &mut writes,
+        writes,
         "ticket.created",
         t.id,
         Some(requester_id),
         serde_json::json!({"number": t.number, "suppress_ack": input.suppress_ack}),
         now,
     );
-    writes.run(txn).await?;
     if !c.auto_assign {
         return Ok(t);
     }
+    // The assignment's own history must follow the creation's: write the queue first.
+    std::mem::replace(writes, Pipeline::new(txn))
+        .run(txn)
+        .await?;
     super::autoassign::on_create(txn, t, now).await
 }
 

@@ -142,6 +142,28 @@ impl Browser {
             .unwrap_or_else(|_| panic!("{css} never appeared"))
     }
 
+    /// Waits (15 s at most) until the address holds `part`: a form submitted by a click has
+    /// navigated, so what is found next is on the new page, not the old one.
+    pub async fn wait_for_url(&self, part: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let url = self
+                .c
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default();
+            if url.contains(part) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never navigated to {part}: {url}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Saves the page at 1280 and 375 px wide, after an accessibility audit of it.
     pub async fn shots(&self, name: &str) {
         self.audit(name).await;
@@ -375,6 +397,7 @@ async fn customers_agents_and_admins_in_a_browser() {
         .await
         .unwrap();
     b.click(".filters button[type=submit]").await;
+    b.wait_for_url("priority=low").await;
     b.wait_for("tbody tr[data-href]").await;
     let rows =
         b.c.find_all(Locator::Css("tbody tr[data-href]"))
