@@ -333,3 +333,12 @@ impl TestApp {
         panic!("jobs did not settle");
     }
 }
+
+/// Waits for every spawned request task and returns their results in spawn order.
+pub async fn joined<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        out.push(t.await.expect("request task"));
+    }
+    out
+}

@@ -315,10 +315,7 @@ both_backends!(
                 .as_u16()
             }));
         }
-        let mut codes = Vec::new();
-        for t in tasks {
-            codes.push(t.await.unwrap());
-        }
+        let codes = joined(tasks).await;
         assert_eq!(codes.iter().filter(|&&c| c == 200).count(), 1, "{codes:?}");
         assert_eq!(codes.iter().filter(|&&c| c == 409).count(), 9, "{codes:?}");
         let hist = app.get(&format!("{path}/history"), &admin).await;
@@ -361,10 +358,7 @@ both_backends!(
                 (i % 4, r.status.as_u16())
             }));
         }
-        let mut codes = Vec::new();
-        for t in tasks {
-            codes.push(t.await.unwrap());
-        }
+        let codes = joined(tasks).await;
         for (kind, code) in &codes {
             let want = match kind {
                 0 => 400,
@@ -421,10 +415,7 @@ both_backends!(
                 .as_u16()
             }));
         }
-        let mut codes = Vec::new();
-        for t in tasks {
-            codes.push(t.await.unwrap());
-        }
+        let codes = joined(tasks).await;
         assert!(codes.iter().all(|c| *c == 201), "{codes:?}");
         assert!(
             started.elapsed() < std::time::Duration::from_secs(8),
