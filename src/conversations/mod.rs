@@ -277,14 +277,10 @@ pub async fn append(
             Some(rfc3339(now)),
         ));
     }
-    let priority = crate::sla::store::priority_of(&am)?;
-    // Through this transaction's own connection: on PostgreSQL the read pool is the same
-    // pool, and a transaction waiting for a second connection can starve it.
-    let policy = ctx.catalog.policy(txn, priority).await?;
-    crate::sla::store::apply(&mut am, &policy, now)?;
+    ctx.catalog.refresh_sla(txn, &mut am, now).await?;
     am.updated_at = Set(now);
     // The ticket's update, its history and the event job go to the writer in one call.
-    writes.update(&ticket::Entity::update(am).validate()?.into_query());
+    writes.push(&ticket::Entity::update(am).validate()?.into_query());
     history::queue(writes, t.id, Some(actor.id), changes, now);
     if !internal {
         crate::jobs::queue_event(

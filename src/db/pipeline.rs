@@ -4,8 +4,7 @@
 //! arguments in one call, so on SQLite the statements queued here cost one hand-off; on
 //! PostgreSQL (one statement per protocol message) they run one after another.
 
-use sea_orm::sea_query::{DeleteStatement, InsertStatement, UpdateStatement};
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, StatementBuilder};
 
 use crate::error::Result;
 
@@ -24,25 +23,9 @@ impl Pipeline {
         }
     }
 
-    /// Queues an insert.
-    pub fn insert(&mut self, statement: &InsertStatement) {
+    /// Queues an insert, update or delete.
+    pub fn push(&mut self, statement: &impl StatementBuilder) {
         self.statements.push(self.backend.build(statement));
-    }
-
-    /// Queues a delete.
-    pub fn delete(&mut self, statement: &DeleteStatement) {
-        self.statements.push(self.backend.build(statement));
-    }
-
-    /// Queues an update.
-    pub fn update(&mut self, statement: &UpdateStatement) {
-        self.statements.push(self.backend.build(statement));
-    }
-
-    /// Queues a raw statement in the pipeline's dialect.
-    pub fn raw(&mut self, sql: &str, values: Vec<Value>) {
-        self.statements
-            .push(Statement::from_sql_and_values(self.backend, sql, values));
     }
 
     /// How many statements are queued.

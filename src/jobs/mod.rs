@@ -72,7 +72,7 @@ pub async fn enqueue_all(conn: &impl ConnectionTrait, jobs: Vec<NewJob>, now: i6
 /// Queues the insert of `jobs` (skipping keys that exist) on a pipeline; nothing when empty.
 pub fn queue_all(p: &mut Pipeline, jobs: Vec<NewJob>, now: i64) {
     if !jobs.is_empty() {
-        p.insert(&insert_of(jobs, now));
+        p.push(&insert_of(jobs, now));
     }
 }
 
@@ -142,5 +142,5 @@ pub fn queue_event(
         run_at: now,
         max_attempts: 8,
     };
-    p.insert(&insert_of(vec![job], now));
+    p.push(&insert_of(vec![job], now));
 }

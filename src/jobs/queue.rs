@@ -117,7 +117,7 @@ pub async fn settle(
     };
     // The attempt row and the job's new state go to the writer in one call.
     let mut writes = Pipeline::new(conn);
-    writes.insert(&job_attempt::Entity::insert(attempt).into_query());
+    writes.push(&job_attempt::Entity::insert(attempt).into_query());
     let mut am = job::ActiveModel {
         updated_at: Set(now),
         locked_until: Set(None),
@@ -157,7 +157,7 @@ pub async fn settle(
     }
     // Only settle our own lease: if it expired and someone else re-claimed the job, their
     // result wins.
-    writes.update(
+    writes.push(
         &job::Entity::update_many()
             .set(am)
             .filter(job::Column::Id.eq(j.id))

@@ -441,8 +441,7 @@ async fn store_files(ctx: &Ctx, p: &Parsed) -> Result<Files> {
     Ok(Files { stored, notes })
 }
 
-/// Stores the message's Message-ID so later replies thread by header.
-/// Queues the row that remembers the message's Message-ID for its ticket.
+/// Queues the row that remembers the message's Message-ID, so later replies thread by header.
 fn remember(writes: &mut Pipeline, p: &Parsed, ticket_id: i64, message_row: Option<i64>, now: i64) {
     if let Some(mid) = &p.message_id {
         let row = mail_id::ActiveModel {
@@ -452,7 +451,7 @@ fn remember(writes: &mut Pipeline, p: &Parsed, ticket_id: i64, message_row: Opti
             direction: Set("in".into()),
             created_at: Set(now),
         };
-        writes.insert(&mail_id::Entity::insert(row).into_query());
+        writes.push(&mail_id::Entity::insert(row).into_query());
     }
 }
 
@@ -509,5 +508,5 @@ fn queue_log(writes: &mut Pipeline, p: &Parsed, out: &Intake, reason: &str, now:
         created_at: Set(now),
         ..Default::default()
     };
-    writes.insert(&inbound_mail::Entity::insert(row).into_query());
+    writes.push(&inbound_mail::Entity::insert(row).into_query());
 }

@@ -133,7 +133,7 @@ pub async fn run(ctx: &Ctx, j: &job::Model) -> Result<Outcome> {
                 created_at: Set(now),
             };
             // A re-run of the same fan-out derives the same ids: keep the first.
-            writes.insert(
+            writes.push(
                 &mail_id::Entity::insert(row)
                     .on_conflict(
                         OnConflict::column(mail_id::Column::MessageId)

@@ -53,7 +53,9 @@ fn value<T: Clone + Into<sea_orm::Value>>(v: &sea_orm::ActiveValue<T>) -> Option
 
 /// Recomputes the SLA fields of a ticket about to be written: pause or resume with its status,
 /// due times for its priority, alert bits and the next sweep time. Call after every change of
-/// status, priority or first response, before `update`/`insert`.
+/// status, priority or first response, before `update`/`insert`. Reads the policy through
+/// `conn`; where a context is at hand, `tickets::catalog::Catalog::refresh_sla` uses the
+/// per-process copy instead.
 pub async fn refresh(
     conn: &impl ConnectionTrait,
     am: &mut ticket::ActiveModel,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use sea_orm::ConnectionTrait;
 
 use super::model::Priority;
-use crate::db::entities::category;
+use crate::db::entities::{category, ticket};
 use crate::error::Result;
 use crate::sla::Policy;
 
@@ -35,42 +35,63 @@ impl Catalog {
         &self,
         conn: &impl ConnectionTrait,
     ) -> Result<Arc<Vec<category::Model>>> {
-        let generation = {
-            let copies = self.lock();
-            if let Some((rows, at)) = &copies.categories
-                && at.elapsed() < TTL
-            {
-                return Ok(rows.clone());
-            }
-            copies.generation
-        };
-        let rows = Arc::new(super::service::active_category_rows(conn).await?);
-        let mut copies = self.lock();
-        if copies.generation == generation {
-            copies.categories = Some((rows.clone(), Instant::now()));
-        }
-        Ok(rows)
+        self.through(
+            |c| c.categories.as_ref(),
+            |c, kept| c.categories = Some(kept),
+            async { Ok(Arc::new(super::service::active_category_rows(conn).await?)) },
+        )
+        .await
     }
 
     /// The SLA policy of priority `p`, read from `conn` when the copy is stale.
     pub async fn policy(&self, conn: &impl ConnectionTrait, p: Priority) -> Result<Policy> {
+        self.through(
+            |c| c.policies.get(p.as_str()),
+            |c, kept| {
+                c.policies.insert(p.as_str(), kept);
+            },
+            crate::sla::store::policy(conn, p),
+        )
+        .await
+    }
+
+    /// `sla::store::refresh` with the policy taken from here: read through `conn` (the
+    /// write's own transaction, never a second pooled connection) only when stale.
+    pub async fn refresh_sla(
+        &self,
+        conn: &impl ConnectionTrait,
+        am: &mut ticket::ActiveModel,
+        now: i64,
+    ) -> Result<()> {
+        let policy = self
+            .policy(conn, crate::sla::store::priority_of(am)?)
+            .await?;
+        crate::sla::store::apply(am, &policy, now)
+    }
+
+    /// The copy `get` finds while it is fresh; else `load`, kept by `put` unless a change
+    /// came in while it was being read.
+    async fn through<T: Clone>(
+        &self,
+        get: impl Fn(&Copies) -> Option<&(T, Instant)>,
+        put: impl FnOnce(&mut Copies, (T, Instant)),
+        load: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
         let generation = {
             let copies = self.lock();
-            if let Some((policy, at)) = copies.policies.get(p.as_str())
+            if let Some((value, at)) = get(&copies)
                 && at.elapsed() < TTL
             {
-                return Ok(policy.clone());
+                return Ok(value.clone());
             }
             copies.generation
         };
-        let policy = crate::sla::store::policy(conn, p).await?;
+        let value = load.await?;
         let mut copies = self.lock();
         if copies.generation == generation {
-            copies
-                .policies
-                .insert(p.as_str(), (policy.clone(), Instant::now()));
+            put(&mut copies, (value.clone(), Instant::now()));
         }
-        Ok(policy)
+        Ok(value)
     }
 
     /// Forgets both copies; call after committing a change to categories, SLA policies or

@@ -96,7 +96,7 @@ pub async fn set_status(
         ));
         am.resolution = Set(Some(r));
     }
-    crate::sla::store::refresh(&txn, &mut am, now).await?;
+    ctx.catalog.refresh_sla(&txn, &mut am, now).await?;
     am.updated_at = Set(now);
     let updated = am.update(&txn).await?;
     history::record(&txn, t.id, Some(actor.id), changes, now).await?;
@@ -133,7 +133,7 @@ pub async fn set_priority(ctx: &Ctx, actor: &Actor, key: &str, raw: &str) -> Res
     let now = ctx.clock.now_micros();
     let mut am: ticket::ActiveModel = t.clone().into();
     super::service::apply_priority(&mut am, p);
-    crate::sla::store::refresh(&txn, &mut am, now).await?;
+    ctx.catalog.refresh_sla(&txn, &mut am, now).await?;
     am.updated_at = Set(now);
     let updated = am.update(&txn).await?;
     history::record(
@@ -257,7 +257,7 @@ pub async fn assign(
             Some(to.to_string()),
         ));
     }
-    crate::sla::store::refresh(&txn, &mut am, now).await?;
+    ctx.catalog.refresh_sla(&txn, &mut am, now).await?;
     am.updated_at = Set(now);
     let updated = am.update(&txn).await?;
     if let Some(a) = &agent {

@@ -73,7 +73,7 @@ pub fn queue(p: &mut Pipeline, ticket_id: i64, actor: Option<i64>, changes: Vec<
         created_at: Set(now),
         ..Default::default()
     });
-    p.insert(&ticket_event::Entity::insert_many(rows).into_query());
+    p.push(&ticket_event::Entity::insert_many(rows).into_query());
 }
 
 /// Who made a change.

@@ -115,7 +115,7 @@ pub async fn merge(
     }
     am.merged_into = Set(Some(target.id));
     am.updated_at = Set(now);
-    crate::sla::store::refresh(&txn, &mut am, now).await?;
+    ctx.catalog.refresh_sla(&txn, &mut am, now).await?;
     am.update(&txn).await?;
     let mut source_changes = vec![Change::public(
         "merged_into",
@@ -138,7 +138,7 @@ pub async fn merge(
         tm.first_response_at = Set(Some(at));
     }
     tm.updated_at = Set(now);
-    crate::sla::store::refresh(&txn, &mut tm, now).await?;
+    ctx.catalog.refresh_sla(&txn, &mut tm, now).await?;
     let updated = tm.update(&txn).await?;
     history::record(
         &txn,

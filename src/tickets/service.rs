@@ -88,7 +88,7 @@ pub(super) async fn active_category_rows(
 }
 
 /// Creates a ticket, its tags, its first history event and the `ticket.created` job, atomically.
-pub async fn create(ctx: &Ctx, input: NewTicket) -> Result<ticket::Model> {
+pub async fn create(ctx: &Ctx, mut input: NewTicket) -> Result<ticket::Model> {
     let Prepared(checked) = prepare(ctx, &input).await?;
     if let RequesterInput::Id(id) = input.requester {
         let known = crate::db::entities::user::Entity::find_by_id(id)
@@ -97,6 +97,7 @@ pub async fn create(ctx: &Ctx, input: NewTicket) -> Result<ticket::Model> {
         if known == 0 {
             return Err(Error::field("requester_id", "no such user"));
         }
+        input.requester = RequesterInput::Known(id);
     }
     let now = ctx.clock.now_micros();
     let c = ctx.clone();
@@ -125,8 +126,8 @@ pub async fn prepare(ctx: &Ctx, input: &NewTicket) -> Result<Prepared> {
     Ok(Prepared(checked))
 }
 
-/// Inserts a ticket `prepare`d from the same `input` inside the caller's transaction. An
-/// existing requester id is trusted: the caller has just read it (mail intake's contact).
+/// Inserts a ticket `prepare`d from the same `input` inside the caller's transaction,
+/// queueing its other rows on `writes` (a `Known` requester is trusted, an `Id` looked up).
 pub async fn create_prepared(
     ctx: &Ctx,
     txn: &DatabaseTransaction,
@@ -228,7 +229,6 @@ async fn insert_checked(
                 .id
         }
         RequesterInput::Known(id) => id,
-        RequesterInput::Id(id) if c.policy.is_some() => id,
         RequesterInput::Id(id) => {
             crate::db::entities::user::Entity::find_by_id(id)
                 .one(txn)
@@ -270,7 +270,7 @@ async fn insert_checked(
     };
     match &c.policy {
         Some(p) => crate::sla::store::apply(&mut am, p, now)?,
-        None => crate::sla::store::refresh(txn, &mut am, now).await?,
+        None => ctx.catalog.refresh_sla(txn, &mut am, now).await?,
     }
     let t = insert_numbered(ctx, txn, am).await?;
     crate::attachments::record(txn, t.id, None, input.attachments, now).await?;
@@ -329,7 +329,7 @@ async fn insert_numbered(
 /// Replaces a ticket's tags.
 pub async fn set_tags(conn: &impl ConnectionTrait, ticket_id: i64, tags: &[String]) -> Result<()> {
     let mut writes = Pipeline::new(conn);
-    writes.delete(
+    writes.push(
         &ticket_tag::Entity::delete_many()
             .filter(ticket_tag::Column::TicketId.eq(ticket_id))
             .into_query(),
@@ -346,7 +346,7 @@ fn queue_tags(writes: &mut Pipeline, ticket_id: i64, tags: &[String]) {
             ticket_id: Set(ticket_id),
             tag: Set(tag.clone()),
         });
-        writes.insert(&ticket_tag::Entity::insert_many(rows).into_query());
+        writes.push(&ticket_tag::Entity::insert_many(rows).into_query());
     }
 }
 
@@ -488,7 +488,7 @@ pub async fn update(
         txn.rollback().await?;
         return Ok(t);
     }
-    crate::sla::store::refresh(&txn, &mut am, now).await?;
+    ctx.catalog.refresh_sla(&txn, &mut am, now).await?;
     am.updated_at = Set(now);
     let updated = am.update(&txn).await?;
     history::record(&txn, t.id, Some(actor.id), changes, now).await?;

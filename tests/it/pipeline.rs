@@ -34,24 +34,30 @@ fn tag_insert(id: i64, tags: &[&str]) -> sea_orm::sea_query::InsertStatement {
     q.to_owned()
 }
 
+/// An agent's token and a fresh ticket of theirs.
+async fn agent_ticket(app: &TestApp, subject: &str) -> (String, i64) {
+    let (_, token) = app.user(Role::Agent, "Pia").await;
+    let id = app.ticket(&token, subject, "low").await["id"]
+        .as_i64()
+        .unwrap();
+    (token, id)
+}
+
 both_backends!(
     a_pipeline_binds_each_statement_its_own_values,
     |app: TestApp| async move {
-        let (_, token) = app.user(Role::Agent, "Pia").await;
-        let id = app.ticket(&token, "Pipeline subject", "low").await["id"]
-            .as_i64()
-            .unwrap();
+        let (token, id) = agent_ticket(&app, "Pipeline subject").await;
         let txn = app.ctx.db.begin().await.unwrap();
         let mut p = Pipeline::new(&txn);
         // Different numbers of values per statement, and values that look like SQL.
-        p.insert(&tag_insert(id, &["one; DROP", "two?"]));
-        p.update(
+        p.push(&tag_insert(id, &["one; DROP", "two?"]));
+        p.push(
             Query::update()
                 .table("tickets")
                 .value("subject", "Changed; by ? the pipeline")
                 .and_where(Expr::col("id").eq(id)),
         );
-        p.insert(&tag_insert(id, &["three"]));
+        p.push(&tag_insert(id, &["three"]));
         assert_eq!(p.len(), 3);
         p.run(&txn).await.expect("pipeline runs");
         txn.commit().await.unwrap();
@@ -64,16 +70,13 @@ both_backends!(
 both_backends!(
     a_failing_statement_fails_the_pipeline_and_its_transaction_keeps_nothing,
     |app: TestApp| async move {
-        let (_, token) = app.user(Role::Agent, "Pia").await;
-        let id = app.ticket(&token, "Pipeline failure", "low").await["id"]
-            .as_i64()
-            .unwrap();
+        let (_, id) = agent_ticket(&app, "Pipeline failure").await;
         let txn = app.ctx.db.begin().await.unwrap();
         let mut p = Pipeline::new(&txn);
-        p.insert(&tag_insert(id, &["kept-only-if-all-ran"]));
+        p.push(&tag_insert(id, &["kept-only-if-all-ran"]));
         // The same (ticket, tag) twice violates the primary key.
-        p.insert(&tag_insert(id, &["dup", "dup"]));
-        p.insert(&tag_insert(id, &["after"]));
+        p.push(&tag_insert(id, &["dup", "dup"]));
+        p.push(&tag_insert(id, &["after"]));
         let err = p
             .run(&txn)
             .await
