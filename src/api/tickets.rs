@@ -26,7 +26,7 @@ use crate::tickets::{access, tracking};
 pub async fn ticket_view(s: &AppState, t: &ticket::Model) -> Result<Json<TicketView>> {
     // Re-read after the write's commit: one statement instead of one per part of the view.
     Ok(Json(
-        view::load_by_id(&s.ctx.db.read, t.id, s.ctx.clock.now_micros()).await?,
+        view::load_by_id(&s.ctx.db, t.id, s.ctx.clock.now_micros()).await?,
     ))
 }
 
@@ -282,7 +282,7 @@ pub async fn get(
     ApiPath(key): ApiPath<String>,
 ) -> Result<Json<TicketView>> {
     Ok(Json(
-        view::load_one(&s.ctx.db.read, &a, &key, s.ctx.clock.now_micros()).await?,
+        view::load_one(&s.ctx.db, &a, &key, s.ctx.clock.now_micros()).await?,
     ))
 }
 
@@ -415,23 +415,13 @@ pub async fn export_csv(
     let filters = query::parse_filters(&params, a.id)?;
     let sort = Sort::parse(params.get("sort").map(String::as_str))?;
     // Validate the first page before committing to a 200, so bad input still gets a JSON error.
-    let first = query::page_ids(
-        &s.ctx.db.read,
-        &s.ctx.db.plans,
-        &a,
-        &filters,
-        &sort,
-        None,
-        500,
-    )
-    .await?;
+    let first = query::page_ids(&s.ctx.db, &a, &filters, &sort, None, 500).await?;
     let state = Some((first, true));
     let stream = futures::stream::unfold(state, move |st| {
         let (s, a, filters, sort) = (s.clone(), a.clone(), filters.clone(), sort.clone());
         async move {
             let ((ids, next), header) = st?;
-            let views = match view::load_many(&s.ctx.db.read, &ids, s.ctx.clock.now_micros()).await
-            {
+            let views = match view::load_many(&s.ctx.db, &ids, s.ctx.clock.now_micros()).await {
                 Ok(v) => v,
                 Err(e) => return Some((Err(std::io::Error::other(e.to_string())), None)),
             };
@@ -439,17 +429,7 @@ pub async fn export_csv(
             let following = match next {
                 None => None,
                 Some(c) => {
-                    match query::page_ids(
-                        &s.ctx.db.read,
-                        &s.ctx.db.plans,
-                        &a,
-                        &filters,
-                        &sort,
-                        Some(&c),
-                        500,
-                    )
-                    .await
-                    {
+                    match query::page_ids(&s.ctx.db, &a, &filters, &sort, Some(&c), 500).await {
                         Ok(p) => Some((p, false)),
                         Err(e) => return Some((Err(std::io::Error::other(e.to_string())), None)),
                     }

@@ -2,8 +2,7 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    Statement,
+    ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set, Statement,
 };
 use serde::Serialize;
 
@@ -11,6 +10,7 @@ use super::Actor;
 use super::password;
 use super::tokens::{API_TOKEN_PREFIX, hash_token, random_token};
 use crate::context::Ctx;
+use crate::db::direct::{Cells, FromCells};
 use crate::db::entities::{api_token, refresh_token, user};
 use crate::error::{Error, FieldErrors, Result};
 use crate::tickets::model::Role;
@@ -201,60 +201,92 @@ pub async fn authenticate(ctx: &Ctx, bearer: &str) -> Result<Actor> {
     live_actor(ctx, user_id).await
 }
 
+/// An account as authentication reads it.
+struct Account {
+    id: i64,
+    name: String,
+    role: String,
+    active: bool,
+}
+
+impl FromCells for Account {
+    fn from_cells(row: &impl Cells) -> std::result::Result<Self, DbErr> {
+        Ok(Account {
+            id: row.at(0)?,
+            name: row.at(1)?,
+            role: row.at(2)?,
+            active: row.at(3)?,
+        })
+    }
+}
+
+/// An API token row with its account.
+struct TokenAccount {
+    account: Account,
+    token_id: i64,
+    last_used_at: Option<i64>,
+}
+
+impl FromCells for TokenAccount {
+    fn from_cells(row: &impl Cells) -> std::result::Result<Self, DbErr> {
+        Ok(TokenAccount {
+            account: Account::from_cells(row)?,
+            token_id: row.at(4)?,
+            last_used_at: row.at(5)?,
+        })
+    }
+}
+
 /// An API token's account, read with the token in one query (every API call pays for it).
 async fn token_actor(ctx: &Ctx, bearer: &str, now: i64) -> Result<Actor> {
-    let row = ctx
+    let row: TokenAccount = ctx
         .db
-        .read
-        .query_one_raw(Statement::from_sql_and_values(
+        .read_one(Statement::from_sql_and_values(
             ctx.db.backend,
-            "SELECT t.id AS token_id, t.last_used_at, u.id, u.name, u.role, u.active \
+            "SELECT u.id, u.name, u.role, u.active, t.id, t.last_used_at \
              FROM api_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
             [hash_token(bearer).into()],
         ))
         .await?
         .ok_or_else(|| Error::Unauthorized("invalid API token".into()))?;
-    let last_used: Option<i64> = row.try_get("", "last_used_at")?;
     // Last-used is informative; refresh it at most once a minute to spare the writer.
-    if last_used.is_none_or(|t| now - t > 60_000_000) {
-        let token_id: i64 = row.try_get("", "token_id")?;
+    if row.last_used_at.is_none_or(|t| now - t > 60_000_000) {
         api_token::Entity::update_many()
             .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
-            .filter(api_token::Column::Id.eq(token_id))
+            .filter(api_token::Column::Id.eq(row.token_id))
             .exec(&ctx.db.write)
             .await?;
     }
-    let role: String = row.try_get("", "role")?;
-    active_actor(
-        row.try_get("", "id")?,
-        row.try_get("", "name")?,
-        &role,
-        row.try_get("", "active")?,
-    )
+    active_actor(row.account)
 }
 
 /// An account as an actor, refused when deactivated (every way of authenticating ends here).
-fn active_actor(id: i64, name: String, role: &str, active: bool) -> Result<Actor> {
-    if !active {
+fn active_actor(a: Account) -> Result<Actor> {
+    if !a.active {
         return Err(Error::Unauthorized(
             "account not found or deactivated".into(),
         ));
     }
     Ok(Actor {
-        id,
-        name,
-        role: Role::parse(role).unwrap_or(Role::Customer),
+        id: a.id,
+        name: a.name,
+        role: Role::parse(&a.role).unwrap_or(Role::Customer),
     })
 }
 
 /// The account as an actor, re-read now so deactivation and demotion apply at once.
 pub async fn live_actor(ctx: &Ctx, user_id: i64) -> Result<Actor> {
-    let u = user::Entity::find_by_id(user_id)
-        .one(&ctx.db.read)
+    let account: Account = ctx
+        .db
+        .read_one(Statement::from_sql_and_values(
+            ctx.db.backend,
+            "SELECT id, name, role, active FROM users WHERE id = $1",
+            [user_id.into()],
+        ))
         .await?
         .ok_or_else(|| Error::Unauthorized("account not found or deactivated".into()))?;
-    active_actor(u.id, u.name, &u.role, u.active)
+    active_actor(account)
 }
 
 /// A personal API token as listed (never the secret itself).

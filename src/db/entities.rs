@@ -143,6 +143,46 @@ pub mod ticket {
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
     impl ActiveModelBehavior for ActiveModel {}
+
+    /// How many columns `Entity::find()` selects (extra columns come after them).
+    pub const COLUMNS: usize = 29;
+
+    impl crate::db::direct::FromCells for Model {
+        /// The columns in field order, which is the order `Entity::find()` selects them in.
+        fn from_cells(row: &impl crate::db::direct::Cells) -> Result<Self, DbErr> {
+            Ok(Model {
+                id: row.at(0)?,
+                number: row.at(1)?,
+                subject: row.at(2)?,
+                description: row.at(3)?,
+                category: row.at(4)?,
+                priority: row.at(5)?,
+                priority_rank: row.at(6)?,
+                status: row.at(7)?,
+                requester_id: row.at(8)?,
+                assignee_id: row.at(9)?,
+                channel: row.at(10)?,
+                page_url: row.at(11)?,
+                browser_info: row.at(12)?,
+                ip: row.at(13)?,
+                conversation_id: row.at(14)?,
+                merged_into: row.at(15)?,
+                resolution: row.at(16)?,
+                created_at: row.at(17)?,
+                updated_at: row.at(18)?,
+                first_response_at: row.at(19)?,
+                resolved_at: row.at(20)?,
+                closed_at: row.at(21)?,
+                first_response_due_at: row.at(22)?,
+                resolution_due_at: row.at(23)?,
+                follow_up_of: row.at(24)?,
+                sla_paused_at: row.at(25)?,
+                sla_paused_micros: row.at(26)?,
+                sla_alerts: row.at(27)?,
+                sla_next_at: row.at(28)?,
+            })
+        }
+    }
 }
 
 /// Free labels on tickets.

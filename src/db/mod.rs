@@ -4,6 +4,7 @@ pub mod backup;
 pub mod checkpoint;
 pub mod deferred;
 pub mod desk_entities;
+pub mod direct;
 pub mod entities;
 pub mod group;
 pub mod mail_entities;
@@ -17,8 +18,8 @@ mod schema_web;
 
 use crate::config::Config;
 use sea_orm::{
-    DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use sea_orm::{SqlxPostgresConnector, SqlxSqliteConnector};
 use sqlx::postgres::PgPoolOptions;
@@ -39,6 +40,8 @@ pub struct Db {
     pub group: group::GroupCommit,
     /// Full-text plans chosen recently (SQLite), reused for a minute.
     pub plans: crate::search::PlanCache,
+    /// Short reads on the calling thread (SQLite files only; `None` on PostgreSQL).
+    pub direct: Option<direct::DirectReads>,
 }
 
 impl Db {
@@ -68,6 +71,7 @@ impl Db {
                 read: conn,
                 backend: DatabaseBackend::Postgres,
                 plans: Default::default(),
+                direct: None,
             });
         }
         let opts = if url.is_empty() {
@@ -99,12 +103,14 @@ impl Db {
             // The writer never stops to checkpoint; `checkpoint::run` does it beside it.
             .connect_with(opts.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
+        let file = opts.get_filename().to_path_buf();
         let readers = SqlitePoolOptions::new()
             .max_connections(sqlite_readers(pool_size))
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;
         tokio::spawn(checkpoint::run(readers.clone()));
+        let direct = direct_reads(&file);
         let write = SqlxSqliteConnector::from_sqlx_sqlite_pool(writer);
         Ok(Db {
             group: group::GroupCommit::batching(write.clone())?,
@@ -112,6 +118,7 @@ impl Db {
             read: SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
             backend: DatabaseBackend::Sqlite,
             plans: Default::default(),
+            direct,
         })
     }
 
@@ -120,6 +127,43 @@ impl Db {
     /// mailgate, a worker) and fails with "database is locked" instead of queueing behind it.
     pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
         begin_write(&self.write).await
+    }
+
+    /// Every row of a short, index-bound read: on SQLite on the calling thread (see
+    /// [`direct`]), elsewhere through the read pool.
+    pub async fn read_all<T: direct::FromCells>(&self, stmt: Statement) -> Result<Vec<T>, DbErr> {
+        self.read_with(stmt, &direct::RowsOf::<T>::default()).await
+    }
+
+    /// The first row of a short, index-bound read (see [`Db::read_all`]).
+    pub async fn read_one<T: direct::FromCells>(
+        &self,
+        stmt: Statement,
+    ) -> Result<Option<T>, DbErr> {
+        Ok(self.read_all(stmt).await?.into_iter().next())
+    }
+
+    /// `read_all` with a decoder that knows the rows' layout.
+    pub async fn read_with<D: direct::Decode>(
+        &self,
+        stmt: Statement,
+        decoder: &D,
+    ) -> Result<Vec<D::Row>, DbErr> {
+        match &self.direct {
+            Some(d) => d.all(&stmt, decoder),
+            None => self.read_pooled(stmt, decoder).await,
+        }
+    }
+
+    /// `read_with` always through the read pool: for long reads (searches), which must not
+    /// hold a runtime thread.
+    pub async fn read_pooled<D: direct::Decode>(
+        &self,
+        stmt: Statement,
+        decoder: &D,
+    ) -> Result<Vec<D::Row>, DbErr> {
+        let rows = self.read.query_all_raw(stmt).await?;
+        rows.iter().map(|r| decoder.decode(r)).collect()
     }
 
     /// True when the backend is PostgreSQL.
@@ -135,6 +179,17 @@ impl Db {
 fn sqlite_readers(pool_size: u32) -> u32 {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
     pool_size.clamp(1, (2 * cores).max(4))
+}
+
+/// Direct reads of a database file; none for in-memory databases (each connection would
+/// open its own empty one). Two connections per core: the runtime's worker threads use them.
+fn direct_reads(file: &std::path::Path) -> Option<direct::DirectReads> {
+    let name = file.to_string_lossy();
+    if name.starts_with("file:") || name == ":memory:" || !file.is_file() {
+        return None;
+    }
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    Some(direct::DirectReads::new(file.to_path_buf(), 2 * cores))
 }
 
 /// `BEGIN IMMEDIATE` on SQLite, a plain `BEGIN` elsewhere (the mode is SQLite's only).

@@ -270,7 +270,7 @@ async fn event_data(
     f: &Facts<'_>,
     now: i64,
 ) -> Result<Value> {
-    let view = crate::tickets::view::load_by_id(conn, f.t.id, now).await?;
+    let view = crate::tickets::view::load_by_id_on(conn, f.t.id, now).await?;
     let mut data = json!({
         "ticket": view,
         "url": format!("{}/agent/tickets/{}", ctx.config.public_base_url(), f.t.number),

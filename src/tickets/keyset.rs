@@ -8,7 +8,9 @@
 
 use std::cmp::Ordering;
 
-use sea_orm::{ColumnTrait, Condition, DbErr, QueryResult};
+use sea_orm::{ColumnTrait, Condition, DbErr};
+
+use crate::db::direct::{Cells, Decode};
 
 use super::query::{Filters, Sort, SortField};
 use crate::db::entities::ticket;
@@ -86,23 +88,25 @@ pub struct SortKeys {
     vals: [i64; 3],
 }
 
-impl SortKeys {
-    /// The keys from a row that selected `id` and the columns of `sort`.
-    pub fn read(row: &QueryResult, sort: &Sort) -> Result<SortKeys, DbErr> {
+/// A sort reads its key rows: `id`, then the sort's columns in order.
+impl Decode for Sort {
+    type Row = SortKeys;
+    fn decode(&self, row: &impl Cells) -> Result<SortKeys, DbErr> {
         let mut vals = [0; 3];
-        for (f, _) in &sort.0 {
+        for (i, (f, _)) in self.0.iter().enumerate() {
             vals[f.slot()] = match f {
-                SortField::Priority => i64::from(row.try_get::<i32>("", "priority_rank")?),
-                SortField::CreatedAt => row.try_get("", "created_at")?,
-                SortField::UpdatedAt => row.try_get("", "updated_at")?,
+                SortField::Priority => i64::from(row.at::<i32>(i + 1)?),
+                SortField::CreatedAt | SortField::UpdatedAt => row.at(i + 1)?,
             };
         }
         Ok(SortKeys {
-            id: row.try_get("", "id")?,
+            id: row.at(0)?,
             vals,
         })
     }
+}
 
+impl SortKeys {
     /// The value of one sort field.
     pub fn value(&self, f: SortField) -> i64 {
         self.vals[f.slot()]

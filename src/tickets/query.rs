@@ -197,24 +197,24 @@ fn ordered(mut q: Select<ticket::Entity>, sort: &Sort) -> Select<ticket::Entity>
 }
 
 /// The ids of one page of visible tickets, in list order, and the next cursor: every part
-/// of the filter reads only ids and sort keys.
+/// of the filter reads only ids and sort keys. Without a text query the parts are index
+/// walks and read directly (`Db::read_with`); a search goes through the pool.
 pub async fn page_ids(
-    conn: &impl ConnectionTrait,
-    plans: &crate::search::PlanCache,
+    db: &crate::db::Db,
     actor: &Actor,
     filters: &Filters,
     sort: &Sort,
     cursor: Option<&str>,
     limit: u64,
 ) -> Result<(Vec<i64>, Option<String>)> {
-    let backend = conn.get_database_backend();
+    let backend = db.backend;
     let after = match cursor.filter(|c| !c.trim().is_empty()) {
         Some(c) => Some(decode_cursor(sort, c)?),
         None => None,
     };
     let want = limit + 1;
     let text_plan = match &filters.q {
-        Some(q) => crate::search::plan(conn, plans, q).await?,
+        Some(q) => crate::search::plan(&db.read, &db.plans, q).await?,
         None => crate::search::Plan::Drive,
     };
     // One index range per (part, range); all of them go to the database as one UNION ALL,
@@ -240,10 +240,11 @@ pub async fn page_ids(
         Some(q) => backend.build(&q),
         None => return Ok((Vec::new(), None)),
     };
-    let mut rows = Vec::new();
-    for r in &conn.query_all_raw(stmt).await? {
-        rows.push(SortKeys::read(r, sort)?);
-    }
+    let mut rows: Vec<SortKeys> = if filters.q.is_some() {
+        db.read_pooled(stmt, sort).await?
+    } else {
+        db.read_with(stmt, sort).await?
+    };
     rows.sort_by(|a, b| super::keyset::compare(sort, a, b));
     rows.truncate(want as usize);
     let next = if rows.len() as u64 > limit {
@@ -480,8 +481,7 @@ pub async fn list_views(
     let sort = Sort::parse(params.get("sort").map(String::as_str))?;
     let limit = parse_limit(params)?;
     let (ids, next) = page_ids(
-        &ctx.db.read,
-        &ctx.db.plans,
+        &ctx.db,
         a,
         &filters,
         &sort,
@@ -490,7 +490,7 @@ pub async fn list_views(
     )
     .await?;
     Ok((
-        super::view::load_many(&ctx.db.read, &ids, ctx.clock.now_micros()).await?,
+        super::view::load_many(&ctx.db, &ids, ctx.clock.now_micros()).await?,
         next,
     ))
 }

@@ -3,14 +3,16 @@
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QueryResult, QuerySelect, Select,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Select,
 };
 use serde::Serialize;
 use std::collections::HashMap;
 
 use crate::auth::Actor;
 use crate::clock::rfc3339;
+use crate::db::Db;
+use crate::db::direct::{Cells, FromCells};
 use crate::db::entities::ticket;
 use crate::db::mail_entities::attachment;
 use crate::error::{Error, Result};
@@ -124,16 +126,18 @@ struct RowWithExtras {
     ratings: i64,
 }
 
-impl FromQueryResult for RowWithExtras {
-    fn from_query_result(res: &QueryResult, pre: &str) -> std::result::Result<Self, DbErr> {
+impl FromCells for RowWithExtras {
+    /// The ticket's columns first, then the sub-selects in the order `with_extras` adds them.
+    fn from_cells(row: &impl Cells) -> std::result::Result<Self, DbErr> {
+        let at = ticket::COLUMNS;
         Ok(RowWithExtras {
-            ticket: ticket::Model::from_query_result(res, pre)?,
-            requester_name: res.try_get(pre, "x_requester_name")?,
-            requester_email: res.try_get(pre, "x_requester_email")?,
-            assignee_name: res.try_get(pre, "x_assignee_name")?,
-            tag_list: res.try_get(pre, "x_tags")?,
-            files: res.try_get(pre, "x_files")?,
-            ratings: res.try_get(pre, "x_ratings")?,
+            ticket: ticket::Model::from_cells(row)?,
+            requester_name: row.at(at)?,
+            requester_email: row.at(at + 1)?,
+            assignee_name: row.at(at + 2)?,
+            tag_list: row.at(at + 3)?,
+            files: row.at(at + 4)?,
+            ratings: row.at(at + 5)?,
         })
     }
 }
@@ -143,55 +147,50 @@ const TAG_SEPARATOR: char = '\u{1f}';
 
 /// The view of the ticket `key` (id or number) if `actor` may see it, in one statement for a
 /// ticket without files or rating (the common case); "not found" otherwise.
-pub async fn load_one(
-    conn: &impl ConnectionTrait,
-    actor: &Actor,
-    key: &str,
-    now: i64,
-) -> Result<TicketView> {
-    load_selected(conn, super::access::find(actor, key), now).await
+pub async fn load_one(db: &Db, actor: &Actor, key: &str, now: i64) -> Result<TicketView> {
+    let rows = db
+        .read_all(with_extras(super::access::find(actor, key), db.backend).build(db.backend))
+        .await?;
+    first(views_of(&db.read, rows, now).await?)
 }
 
 /// The view of ticket `id` as it is now, without a visibility check (for callers that have
-/// checked access already or act for the system: after a write, webhook bodies).
-pub async fn load_by_id(conn: &impl ConnectionTrait, id: i64, now: i64) -> Result<TicketView> {
-    load_selected(conn, ticket::Entity::find_by_id(id), now).await
+/// checked access already: the response to a write, after its commit).
+pub async fn load_by_id(db: &Db, id: i64, now: i64) -> Result<TicketView> {
+    let rows = db
+        .read_all(with_extras(ticket::Entity::find_by_id(id), db.backend).build(db.backend))
+        .await?;
+    first(views_of(&db.read, rows, now).await?)
 }
 
-async fn load_selected(
-    conn: &impl ConnectionTrait,
-    select: Select<ticket::Entity>,
-    now: i64,
-) -> Result<TicketView> {
-    let row = with_extras(select, conn.get_database_backend())
-        .into_model::<RowWithExtras>()
-        .one(conn)
+/// `load_by_id` on a given connection or transaction (webhook bodies rendered by a job).
+pub async fn load_by_id_on(conn: &impl ConnectionTrait, id: i64, now: i64) -> Result<TicketView> {
+    let backend = conn.get_database_backend();
+    let stmt = with_extras(ticket::Entity::find_by_id(id), backend).build(backend);
+    let rows = conn
+        .query_all_raw(stmt)
         .await?
-        .ok_or(Error::NotFound("ticket"))?;
-    views_of(conn, vec![row], now)
-        .await?
-        .pop()
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("empty ticket view")))
+        .iter()
+        .map(RowWithExtras::from_cells)
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    first(views_of(conn, rows, now).await?)
+}
+
+fn first(mut views: Vec<TicketView>) -> Result<TicketView> {
+    views.pop().ok_or(Error::NotFound("ticket"))
 }
 
 /// The views of tickets `ids`, in that order (ids that do not exist are left out), in one
 /// statement plus one each for files and ratings when any of them has some.
-pub async fn load_many(
-    conn: &impl ConnectionTrait,
-    ids: &[i64],
-    now: i64,
-) -> Result<Vec<TicketView>> {
+pub async fn load_many(db: &Db, ids: &[i64], now: i64) -> Result<Vec<TicketView>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = with_extras(
-        ticket::Entity::find().filter(ticket::Column::Id.is_in(ids.iter().copied())),
-        conn.get_database_backend(),
-    )
-    .into_model::<RowWithExtras>()
-    .all(conn)
-    .await?;
-    let mut views = views_of(conn, rows, now).await?;
+    let select = ticket::Entity::find().filter(ticket::Column::Id.is_in(ids.iter().copied()));
+    let rows = db
+        .read_all(with_extras(select, db.backend).build(db.backend))
+        .await?;
+    let mut views = views_of(&db.read, rows, now).await?;
     let at: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     views.sort_by_key(|v| at.get(&v.id).copied().unwrap_or(usize::MAX));
     Ok(views)

@@ -122,7 +122,7 @@ pub async fn load(
     key: &str,
     file_url: &(dyn Fn(i64) -> String + Sync),
 ) -> Result<(TicketSummary, Vec<MessageItem>)> {
-    let v = view::load_one(&ctx.db.read, actor, key, ctx.clock.now_micros()).await?;
+    let v = view::load_one(&ctx.db, actor, key, ctx.clock.now_micros()).await?;
     let comments: Vec<CommentView> = conversations::list(ctx, actor, key).await?;
     let summary = TicketSummary {
         id: v.id,

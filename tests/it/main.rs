@@ -14,6 +14,7 @@ mod browser;
 mod canned;
 mod crash;
 mod csat;
+mod direct;
 mod drafts;
 mod errors;
 mod mail_corpus;

@@ -1,0 +1,278 @@
+//! Short reads on SQLite run on the calling thread (rusqlite), not on a pooled connection.
+//!
+//! sqlx gives every SQLite connection its own thread and hands each statement (and each
+//! row) to it and back over channels; for the hottest requests (the bearer's account, a
+//! ticket, a list page: a few index look-ups each) that hand-off cost more CPU than the SQL
+//! — `perf` during the get scenario put ~45 % of the server's samples in the kernel's task
+//! switching. Only short, index-bound statements belong here: they run without yielding,
+//! on the runtime's worker thread. Searches, reports and exports stay on the pool.
+
+use rusqlite::types::{FromSql, ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags};
+use sea_orm::sea_query::Value;
+use sea_orm::{DbErr, QueryResult, Statement, TryGetable};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A result row read by position, from either driver.
+pub trait Cells {
+    /// The value in column `idx` (0-based), converted to `T`.
+    fn at<T: FromSql + TryGetable>(&self, idx: usize) -> Result<T, DbErr>;
+}
+
+impl Cells for rusqlite::Row<'_> {
+    fn at<T: FromSql + TryGetable>(&self, idx: usize) -> Result<T, DbErr> {
+        self.get(idx).map_err(sqlite_err)
+    }
+}
+
+impl Cells for QueryResult {
+    fn at<T: FromSql + TryGetable>(&self, idx: usize) -> Result<T, DbErr> {
+        self.try_get_by_index(idx)
+    }
+}
+
+/// A value built from one result row read by position (one decoder for both drivers).
+pub trait FromCells: Sized {
+    /// Reads the row.
+    fn from_cells(row: &impl Cells) -> Result<Self, DbErr>;
+}
+
+/// Reads rows whose layout depends on a value known at run time (a sort's key columns).
+pub trait Decode {
+    /// What one row becomes.
+    type Row;
+    /// Reads one row.
+    fn decode(&self, row: &impl Cells) -> Result<Self::Row, DbErr>;
+}
+
+/// The decoder of a [`FromCells`] type.
+pub struct RowsOf<T>(std::marker::PhantomData<T>);
+
+impl<T> Default for RowsOf<T> {
+    fn default() -> Self {
+        RowsOf(std::marker::PhantomData)
+    }
+}
+
+impl<T: FromCells> Decode for RowsOf<T> {
+    type Row = T;
+    fn decode(&self, row: &impl Cells) -> Result<T, DbErr> {
+        T::from_cells(row)
+    }
+}
+
+/// Read connections to one SQLite file, used one at a time by whichever thread asks.
+#[derive(Clone)]
+pub struct DirectReads {
+    pool: Arc<Pool>,
+}
+
+struct Pool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    /// Idle connections kept; a thread that finds none opens one (and it is kept if room).
+    keep: usize,
+}
+
+/// Page cache per direct connection: these statements touch a few index and row pages each,
+/// so 16 MB (half the pool readers') keeps RSS down without measurable misses.
+const CACHE_KIB: i64 = 16_000;
+
+impl DirectReads {
+    /// Direct reads of the database file at `path`, keeping up to `keep` connections open.
+    pub fn new(path: PathBuf, keep: usize) -> DirectReads {
+        DirectReads {
+            pool: Arc::new(Pool {
+                path,
+                idle: Mutex::new(Vec::new()),
+                keep: keep.max(1),
+            }),
+        }
+    }
+
+    /// Every row of `stmt`, decoded.
+    pub fn all<D: Decode>(&self, stmt: &Statement, decoder: &D) -> Result<Vec<D::Row>, DbErr> {
+        let conn = self.take()?;
+        let rows = query(&conn, stmt, decoder);
+        self.give(conn);
+        rows
+    }
+
+    fn take(&self) -> Result<Connection, DbErr> {
+        let idle = self.pool.idle.lock().ok().and_then(|mut v| v.pop());
+        match idle {
+            Some(c) => Ok(c),
+            None => self.open().map_err(sqlite_err),
+        }
+    }
+
+    fn give(&self, conn: Connection) {
+        if let Ok(mut idle) = self.pool.idle.lock()
+            && idle.len() < self.pool.keep
+        {
+            idle.push(conn);
+        }
+    }
+
+    fn open(&self) -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.pool.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        // query_only: nothing sent here can write, whatever a caller builds.
+        conn.execute_batch(&format!(
+            "PRAGMA query_only = ON; PRAGMA cache_size = -{CACHE_KIB};"
+        ))?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(conn)
+    }
+}
+
+fn query<D: Decode>(
+    conn: &Connection,
+    stmt: &Statement,
+    decoder: &D,
+) -> Result<Vec<D::Row>, DbErr> {
+    let mut prepared = conn.prepare_cached(&stmt.sql).map_err(sqlite_err)?;
+    let values = stmt.values.as_ref().map_or(&[][..], |v| &v.0[..]);
+    if prepared.parameter_count() != values.len() {
+        return Err(DbErr::Custom(format!(
+            "statement has {} parameters but {} values",
+            prepared.parameter_count(),
+            values.len()
+        )));
+    }
+    for (i, v) in values.iter().enumerate() {
+        prepared
+            .raw_bind_parameter(i + 1, cell(v)?)
+            .map_err(sqlite_err)?;
+    }
+    let mut rows = prepared.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(sqlite_err)? {
+        out.push(decoder.decode(row)?);
+    }
+    Ok(out)
+}
+
+/// A bound value as SQLite stores it (the kinds sea-query produces for our columns).
+fn cell(v: &Value) -> Result<ToSqlOutput<'_>, DbErr> {
+    let int = |i: Option<i64>| i.map_or(ValueRef::Null, ValueRef::Integer);
+    Ok(ToSqlOutput::Borrowed(match v {
+        Value::Bool(b) => int(b.map(i64::from)),
+        Value::TinyInt(i) => int(i.map(i64::from)),
+        Value::SmallInt(i) => int(i.map(i64::from)),
+        Value::Int(i) => int(i.map(i64::from)),
+        Value::BigInt(i) => int(*i),
+        Value::TinyUnsigned(i) => int(i.map(i64::from)),
+        Value::SmallUnsigned(i) => int(i.map(i64::from)),
+        Value::Unsigned(i) => int(i.map(i64::from)),
+        Value::BigUnsigned(Some(u)) => ValueRef::Integer(
+            i64::try_from(*u).map_err(|_| DbErr::Custom(format!("{u} is out of range")))?,
+        ),
+        Value::BigUnsigned(None) => ValueRef::Null,
+        Value::Float(f) => f.map_or(ValueRef::Null, |f| ValueRef::Real(f64::from(f))),
+        Value::Double(f) => f.map_or(ValueRef::Null, ValueRef::Real),
+        Value::String(s) => s
+            .as_deref()
+            .map_or(ValueRef::Null, |s| ValueRef::Text(s.as_bytes())),
+        Value::Bytes(b) => b.as_deref().map_or(ValueRef::Null, ValueRef::Blob),
+        other => {
+            return Err(DbErr::Custom(format!(
+                "a {other:?} value cannot be bound on a direct read"
+            )));
+        }
+    }))
+}
+
+fn sqlite_err(e: rusqlite::Error) -> DbErr {
+    DbErr::Custom(format!("sqlite: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::DatabaseBackend;
+
+    struct Pair(i64, Option<String>);
+
+    impl FromCells for Pair {
+        fn from_cells(row: &impl Cells) -> Result<Self, DbErr> {
+            Ok(Pair(row.at(0)?, row.at(1)?))
+        }
+    }
+
+    fn file_with_rows() -> (tempfile::TempDir, DirectReads) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("t.db");
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT);
+             INSERT INTO t VALUES (1, 'one'), (2, NULL), (3, 'it''s ? three');",
+        )
+        .expect("seed");
+        (dir, DirectReads::new(path, 2))
+    }
+
+    #[test]
+    fn binds_values_in_order_and_reads_nulls() {
+        let (_dir, reads) = file_with_rows();
+        let stmt = Statement::from_sql_and_values(
+            DatabaseBackend::Sqlite,
+            "SELECT id, name FROM t WHERE id >= ? AND (name IS NULL OR name <> ?) ORDER BY id",
+            [2i64.into(), "one".into()],
+        );
+        let rows: Vec<Pair> = reads.all(&stmt, &RowsOf::<Pair>::default()).expect("rows");
+        let got: Vec<(i64, Option<String>)> = rows.into_iter().map(|p| (p.0, p.1)).collect();
+        assert_eq!(got, vec![(2, None), (3, Some("it's ? three".into()))]);
+        // The same statement again comes from the connection's cache with fresh bindings.
+        let again = Statement::from_sql_and_values(
+            DatabaseBackend::Sqlite,
+            "SELECT id, name FROM t WHERE id >= ? AND (name IS NULL OR name <> ?) ORDER BY id",
+            [1i64.into(), "x".into()],
+        );
+        assert_eq!(
+            reads
+                .all(&again, &RowsOf::<Pair>::default())
+                .expect("rows")
+                .len(),
+            3
+        );
+    }
+
+    #[test]
+    fn refuses_writes_and_wrong_parameter_counts() {
+        let (_dir, reads) = file_with_rows();
+        let write =
+            Statement::from_string(DatabaseBackend::Sqlite, "DELETE FROM t RETURNING id, name");
+        let err = reads
+            .all(&write, &RowsOf::<Pair>::default())
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("readonly"), "{err}");
+        let short = Statement::from_sql_and_values(
+            DatabaseBackend::Sqlite,
+            "SELECT id, name FROM t WHERE id = ? OR id = ?",
+            [1i64.into()],
+        );
+        let err = reads
+            .all(&short, &RowsOf::<Pair>::default())
+            .err()
+            .expect("refused");
+        assert!(
+            err.to_string().contains("2 parameters but 1 values"),
+            "{err}"
+        );
+        let plain = Statement::from_string(DatabaseBackend::Sqlite, "SELECT id, name FROM t");
+        assert_eq!(
+            reads
+                .all(&plain, &RowsOf::<Pair>::default())
+                .expect("rows")
+                .len(),
+            3
+        );
+    }
+}

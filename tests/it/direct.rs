@@ -1,0 +1,247 @@
+//! `db::direct`: on SQLite the hot reads (a ticket, a list page, the bearer's account) run on
+//! rusqlite connections on the calling thread; they must return exactly what the pool returns.
+
+use crate::harness::*;
+use serde_json::json;
+use std::collections::BTreeMap;
+use triage::auth::Actor;
+use triage::db::Db;
+use triage::tickets::model::Role;
+use triage::tickets::query::{self, Sort};
+use triage::tickets::view;
+
+/// The same connections with the direct reads switched off: every read goes through the pool.
+fn pooled(db: &Db) -> Db {
+    Db {
+        direct: None,
+        ..db.clone()
+    }
+}
+
+/// Tickets in varied states: tags, assignees, replies, statuses, an attachment-free mix.
+async fn varied_tickets(app: &TestApp, admin: &str, agent_id: i64) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for (i, priority) in ["low", "medium", "high", "urgent", "medium", "high"]
+        .iter()
+        .enumerate()
+    {
+        let t = app
+            .post(
+                "/api/v1/tickets",
+                admin,
+                json!({"subject": format!("Direct read {i} — ünïcode"), "description": "It's broken; ? and ' inside.",
+                       "category": "technical", "priority": priority, "tags": ["zeta", "alpha", format!("t{i}")]}),
+            )
+            .await
+            .ok(201)
+            .clone();
+        ids.push(t["id"].as_i64().unwrap());
+    }
+    let path = |id: i64| format!("/api/v1/tickets/{id}");
+    for id in [ids[1], ids[4]] {
+        app.post(
+            &format!("{}/assign", path(id)),
+            admin,
+            json!({"agent_id": agent_id}),
+        )
+        .await
+        .ok(200);
+    }
+    app.post(
+        &format!("{}/comments", path(ids[2])),
+        admin,
+        json!({"body": "We are looking into it."}),
+    )
+    .await
+    .ok(201);
+    app.put(
+        &format!("{}/status", path(ids[3])),
+        admin,
+        json!({"status": "closed"}),
+    )
+    .await
+    .ok(200);
+    app.put(
+        &format!("{}/status", path(ids[4])),
+        admin,
+        json!({"status": "in_progress"}),
+    )
+    .await
+    .ok(200);
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_reads_return_what_the_pool_returns() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    assert!(
+        app.ctx.db.direct.is_some(),
+        "a SQLite file database reads directly"
+    );
+    let (admin_id, admin) = app.user(Role::Admin, "Ada").await;
+    let (agent_id, _) = app.user(Role::Agent, "Pia").await;
+    let (customer_id, _) = app.user(Role::Customer, "Cy").await;
+    let ids = varied_tickets(&app, &admin, agent_id).await;
+    let (direct, pool) = (&app.ctx.db, &pooled(&app.ctx.db));
+    let now = app.ctx.clock.now_micros();
+    let actors = [
+        Actor {
+            id: admin_id,
+            name: "Ada".into(),
+            role: Role::Admin,
+        },
+        Actor {
+            id: agent_id,
+            name: "Pia".into(),
+            role: Role::Agent,
+        },
+        Actor {
+            id: customer_id,
+            name: "Cy".into(),
+            role: Role::Customer,
+        },
+    ];
+    let as_json = |v: &view::TicketView| serde_json::to_value(v).unwrap();
+
+    for id in &ids {
+        let d = view::load_by_id(direct, *id, now).await.unwrap();
+        let p = view::load_by_id(pool, *id, now).await.unwrap();
+        assert_eq!(as_json(&d), as_json(&p));
+        assert_eq!(
+            d.tags,
+            vec![
+                "alpha".to_string(),
+                format!("t{}", ids.iter().position(|x| x == id).unwrap()),
+                "zeta".into()
+            ]
+        );
+        for a in &actors {
+            for key in [id.to_string(), d.number.to_lowercase()] {
+                let d = view::load_one(direct, a, &key, now).await;
+                let p = view::load_one(pool, a, &key, now).await;
+                match (d, p) {
+                    (Ok(d), Ok(p)) => assert_eq!(as_json(&d), as_json(&p)),
+                    (Err(d), Err(p)) => assert_eq!(d.to_string(), p.to_string()),
+                    (d, p) => panic!(
+                        "direct {:?} vs pool {:?} for {key} as {:?}",
+                        d.is_ok(),
+                        p.is_ok(),
+                        a.role
+                    ),
+                }
+            }
+        }
+    }
+    // The assigned ticket carries its assignee; the customer sees none of the admin's tickets.
+    let assigned = view::load_by_id(direct, ids[1], now).await.unwrap();
+    assert_eq!(assigned.assignee.map(|a| a.id), Some(agent_id));
+    assert!(
+        view::load_one(direct, &actors[2], &ids[0].to_string(), now)
+            .await
+            .is_err()
+    );
+
+    let mut order = ids.clone();
+    order.reverse();
+    order.insert(2, 999_999);
+    let d = view::load_many(direct, &order, now).await.unwrap();
+    let p = view::load_many(pool, &order, now).await.unwrap();
+    assert_eq!(
+        d.iter().map(as_json).collect::<Vec<_>>(),
+        p.iter().map(as_json).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        d.iter().map(|v| v.id).collect::<Vec<_>>(),
+        order
+            .iter()
+            .copied()
+            .filter(|i| *i != 999_999)
+            .collect::<Vec<_>>()
+    );
+
+    // Every page of several filters and sorts, walked with the cursors, in both ways.
+    for (filter, sort) in [
+        ("", "-priority,created_at"),
+        ("status=open,assigned,closed", "updated_at"),
+        ("priority=high,medium", "-created_at"),
+        (
+            "status=open&priority=urgent,high,low",
+            "priority,-updated_at,created_at",
+        ),
+    ] {
+        let params: BTreeMap<String, String> = filter
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .filter_map(|p| p.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let filters = query::parse_filters(&params, admin_id).unwrap();
+        let sort = Sort::parse(Some(sort)).unwrap();
+        let walk = |db: Db| {
+            let (filters, sort, actor) = (filters.clone(), sort.clone(), actors[0].clone());
+            async move {
+                let (mut all, mut cursor) = (Vec::new(), None::<String>);
+                loop {
+                    let (page, next) =
+                        query::page_ids(&db, &actor, &filters, &sort, cursor.as_deref(), 2)
+                            .await
+                            .unwrap();
+                    all.push(page);
+                    match next {
+                        Some(c) => cursor = Some(c),
+                        None => return all,
+                    }
+                }
+            }
+        };
+        let d = walk(direct.clone()).await;
+        let p = walk(pool.clone()).await;
+        assert_eq!(d, p, "{filter} sorted {sort:?}");
+        assert!(d.iter().flatten().count() >= 2, "{filter}: {d:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_reads_see_every_acknowledged_write_at_once() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, admin) = app.user(Role::Admin, "Ada").await;
+    // Each write's response comes after its commit; the next direct read must see it.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (app_base, admin) = (app.base.clone(), admin.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for j in 0..10 {
+                let created: serde_json::Value = client
+                    .post(format!("{app_base}/api/v1/tickets"))
+                    .bearer_auth(&admin)
+                    .json(&json!({"subject": format!("Seen {i}/{j}"), "description": "Read it back at once.",
+                                  "category": "technical", "priority": "low"}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let id = created["id"].as_i64().expect("created");
+                let got = client
+                    .get(format!("{app_base}/api/v1/tickets/{id}"))
+                    .bearer_auth(&admin)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(got.status(), 200);
+                let body: serde_json::Value = got.json().await.unwrap();
+                assert_eq!(body["subject"], format!("Seen {i}/{j}"));
+            }
+        }));
+    }
+    joined(tasks).await;
+    let page = app.get("/api/v1/tickets?limit=100&q=", &admin).await;
+    assert_eq!(
+        page.ok(200)["data"].as_array().map(Vec::len),
+        Some(80),
+        "{}",
+        page.text
+    );
+}
