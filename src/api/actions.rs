@@ -154,7 +154,7 @@ pub async fn history(
     Auth(a): Auth,
     ApiPath(key): ApiPath<String>,
 ) -> Result<Json<Vec<EventView>>> {
-    let t = access::load(&s.ctx.db.read, &a, &key).await?;
+    let t = access::load(&s.ctx.db, &a, &key).await?;
     Ok(Json(history::list(&s.ctx.db.read, &a, t.id).await?))
 }
 
@@ -213,7 +213,7 @@ pub async fn track(
         q.get("token").map(String::as_str).unwrap_or(""),
     )
     .await?;
-    let t = access::load(&s.ctx.db.read, &actor, &number).await?;
+    let t = access::load(&s.ctx.db, &actor, &number).await?;
     let comments = conversations::list(&s.ctx, &actor, &number).await?;
     Ok(Json(TrackedTicket {
         ticket: super::tickets::ticket_view(&s, &t).await?.0,

@@ -101,7 +101,7 @@ pub async fn ticket_articles(
     Auth(a): Auth,
     ApiPath(key): ApiPath<String>,
 ) -> Result<Json<Vec<LinkedArticle>>> {
-    let t = access::load(&s.ctx.db.read, &a, &key).await?;
+    let t = access::load(&s.ctx.db, &a, &key).await?;
     Ok(Json(links::for_ticket(&s.ctx.db.read, t.id).await?))
 }
 

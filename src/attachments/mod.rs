@@ -180,7 +180,7 @@ pub async fn fetch(
     id: i64,
 ) -> Result<attachment::Model> {
     use crate::db::entities::message;
-    let t = crate::tickets::access::load(&ctx.db.read, actor, ticket_key).await?;
+    let t = crate::tickets::access::load(&ctx.db, actor, ticket_key).await?;
     let a = attachment::Entity::find_by_id(id)
         .filter(attachment::Column::TicketId.eq(t.id))
         .one(&ctx.db.read)

@@ -265,7 +265,7 @@ pub async fn delete(ctx: &Ctx, actor: &Actor, id: i64) -> Result<()> {
 /// Renders a template for a ticket the agent may see, ready to edit and send.
 pub async fn render_for(ctx: &Ctx, actor: &Actor, id: i64, ticket_key: &str) -> Result<String> {
     access::require_staff(actor)?;
-    let t = access::load(&ctx.db.read, actor, ticket_key).await?;
+    let t = access::load(&ctx.db, actor, ticket_key).await?;
     let tpl = find(ctx, id)
         .await
         .map_err(|_| Error::field("template_id", "no such template"))?;

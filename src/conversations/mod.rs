@@ -88,7 +88,7 @@ async fn views(conn: &impl ConnectionTrait, msgs: Vec<message::Model>) -> Result
 
 /// The thread of a visible ticket, oldest first; customers never get internal notes.
 pub async fn list(ctx: &Ctx, actor: &Actor, key: &str) -> Result<Vec<CommentView>> {
-    let t = access::load(&ctx.db.read, actor, key).await?;
+    let t = access::load(&ctx.db, actor, key).await?;
     let mut q = message::Entity::find().filter(message::Column::TicketId.eq(t.id));
     if !actor.is_staff() {
         q = q.filter(message::Column::Internal.eq(false));

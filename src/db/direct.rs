@@ -39,6 +39,13 @@ pub trait FromCells: Sized {
     fn from_cells(row: &impl Cells) -> Result<Self, DbErr>;
 }
 
+/// A one-column row.
+impl FromCells for i64 {
+    fn from_cells(row: &impl Cells) -> Result<Self, DbErr> {
+        row.at(0)
+    }
+}
+
 /// Reads rows whose layout depends on a value known at run time (a sort's key columns).
 pub trait Decode {
     /// What one row becomes.

@@ -56,7 +56,7 @@ pub async fn link(
     ticket_key: &str,
     article_key: &str,
 ) -> Result<Vec<LinkedArticle>> {
-    let t = access::load(&ctx.db.read, actor, ticket_key).await?;
+    let t = access::load(&ctx.db, actor, ticket_key).await?;
     access::require_staff(actor)?;
     let a = super::get(ctx, article_key, false)
         .await
@@ -95,7 +95,7 @@ pub async fn link(
 
 /// Removes a link (agents, admins).
 pub async fn unlink(ctx: &Ctx, actor: &Actor, ticket_key: &str, article_id: i64) -> Result<()> {
-    let t = access::load(&ctx.db.read, actor, ticket_key).await?;
+    let t = access::load(&ctx.db, actor, ticket_key).await?;
     access::require_staff(actor)?;
     let res = ticket_article::Entity::delete_many()
         .filter(ticket_article::Column::TicketId.eq(t.id))

@@ -4,6 +4,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryTrait, Set,
+    Statement,
 };
 
 use super::classify::{self, Kind};
@@ -152,13 +153,16 @@ pub async fn receive(ctx: &Ctx, raw: &[u8]) -> Result<Intake> {
         return Err(Error::field("message", "has no sender address (From)"));
     };
     if let Some(mid) = &p.message_id
-        && let Some(seen) = mail_id::Entity::find_by_id(mid.clone())
-            .one(&ctx.db.read)
+        && let Some(ticket_id) = ctx
+            .db
+            .read_one::<i64>(Statement::from_sql_and_values(
+                ctx.db.backend,
+                "SELECT ticket_id FROM mail_ids WHERE message_id = $1",
+                [mid.clone().into()],
+            ))
             .await?
     {
-        return Ok(Intake::Duplicate {
-            ticket_id: seen.ticket_id,
-        });
+        return Ok(Intake::Duplicate { ticket_id });
     }
     let files = store_files(ctx, &p).await?;
     // The ticket this message would open, checked and numbered on the read pool.

@@ -1,11 +1,12 @@
 //! Who may see which ticket; the rule every read and write goes through.
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QuerySelect, Select,
+    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
+    Select,
 };
 
 use crate::auth::Actor;
+use crate::db::Db;
 use crate::db::entities::ticket;
 use crate::error::{Error, Result};
 use crate::tickets::model::Role;
@@ -33,9 +34,8 @@ pub(crate) fn find(actor: &Actor, key: &str) -> Select<ticket::Entity> {
 }
 
 /// Loads a ticket by id or number if the actor may see it; otherwise "not found", never "forbidden".
-pub async fn load(conn: &impl ConnectionTrait, actor: &Actor, key: &str) -> Result<ticket::Model> {
-    find(actor, key)
-        .one(conn)
+pub async fn load(db: &Db, actor: &Actor, key: &str) -> Result<ticket::Model> {
+    db.read_one(find(actor, key).build(db.backend))
         .await?
         .ok_or(Error::NotFound("ticket"))
 }

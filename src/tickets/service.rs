@@ -513,7 +513,7 @@ pub fn apply_priority(am: &mut ticket::ActiveModel, p: Priority) {
 
 /// Deletes a ticket with its messages, tags and history (admins only).
 pub async fn delete(ctx: &Ctx, actor: &Actor, key: &str) -> Result<()> {
-    let t = access::load(&ctx.db.read, actor, key).await?;
+    let t = access::load(&ctx.db, actor, key).await?;
     access::require_admin(actor)?;
     ticket::Entity::delete_by_id(t.id)
         .exec(&ctx.db.write)

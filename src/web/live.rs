@@ -22,7 +22,7 @@ pub async fn ticket_events(
     Path(number): Path<String>,
 ) -> Result<Sse<impl Stream<Item = std::result::Result<Event, Infallible>>>> {
     let actor = v.actor.ok_or(Error::Unauthorized("sign in first".into()))?;
-    let t = access::load(&s.ctx.db.read, &actor, &number).await?;
+    let t = access::load(&s.ctx.db, &actor, &number).await?;
     let ctx = s.ctx.clone();
     let id = t.id;
     let stream =
