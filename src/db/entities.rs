@@ -145,41 +145,41 @@ pub mod ticket {
     impl ActiveModelBehavior for ActiveModel {}
 
     /// How many columns `Entity::find()` selects (extra columns come after them).
-    pub const COLUMNS: usize = 29;
+    pub const COLUMNS: usize = Column::SlaNextAt as usize + 1;
 
     impl crate::db::direct::FromCells for Model {
-        /// The columns in field order, which is the order `Entity::find()` selects them in.
+        /// By column position: `Entity::find()` selects the columns in `Column` order.
         fn from_cells(row: &impl crate::db::direct::Cells) -> Result<Self, DbErr> {
             Ok(Model {
-                id: row.at(0)?,
-                number: row.at(1)?,
-                subject: row.at(2)?,
-                description: row.at(3)?,
-                category: row.at(4)?,
-                priority: row.at(5)?,
-                priority_rank: row.at(6)?,
-                status: row.at(7)?,
-                requester_id: row.at(8)?,
-                assignee_id: row.at(9)?,
-                channel: row.at(10)?,
-                page_url: row.at(11)?,
-                browser_info: row.at(12)?,
-                ip: row.at(13)?,
-                conversation_id: row.at(14)?,
-                merged_into: row.at(15)?,
-                resolution: row.at(16)?,
-                created_at: row.at(17)?,
-                updated_at: row.at(18)?,
-                first_response_at: row.at(19)?,
-                resolved_at: row.at(20)?,
-                closed_at: row.at(21)?,
-                first_response_due_at: row.at(22)?,
-                resolution_due_at: row.at(23)?,
-                follow_up_of: row.at(24)?,
-                sla_paused_at: row.at(25)?,
-                sla_paused_micros: row.at(26)?,
-                sla_alerts: row.at(27)?,
-                sla_next_at: row.at(28)?,
+                id: row.at(Column::Id as usize)?,
+                number: row.at(Column::Number as usize)?,
+                subject: row.at(Column::Subject as usize)?,
+                description: row.at(Column::Description as usize)?,
+                category: row.at(Column::Category as usize)?,
+                priority: row.at(Column::Priority as usize)?,
+                priority_rank: row.at(Column::PriorityRank as usize)?,
+                status: row.at(Column::Status as usize)?,
+                requester_id: row.at(Column::RequesterId as usize)?,
+                assignee_id: row.at(Column::AssigneeId as usize)?,
+                channel: row.at(Column::Channel as usize)?,
+                page_url: row.at(Column::PageUrl as usize)?,
+                browser_info: row.at(Column::BrowserInfo as usize)?,
+                ip: row.at(Column::Ip as usize)?,
+                conversation_id: row.at(Column::ConversationId as usize)?,
+                merged_into: row.at(Column::MergedInto as usize)?,
+                resolution: row.at(Column::Resolution as usize)?,
+                created_at: row.at(Column::CreatedAt as usize)?,
+                updated_at: row.at(Column::UpdatedAt as usize)?,
+                first_response_at: row.at(Column::FirstResponseAt as usize)?,
+                resolved_at: row.at(Column::ResolvedAt as usize)?,
+                closed_at: row.at(Column::ClosedAt as usize)?,
+                first_response_due_at: row.at(Column::FirstResponseDueAt as usize)?,
+                resolution_due_at: row.at(Column::ResolutionDueAt as usize)?,
+                follow_up_of: row.at(Column::FollowUpOf as usize)?,
+                sla_paused_at: row.at(Column::SlaPausedAt as usize)?,
+                sla_paused_micros: row.at(Column::SlaPausedMicros as usize)?,
+                sla_alerts: row.at(Column::SlaAlerts as usize)?,
+                sla_next_at: row.at(Column::SlaNextAt as usize)?,
             })
         }
     }
@@ -283,4 +283,27 @@ pub mod job {
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
     impl ActiveModelBehavior for ActiveModel {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ticket;
+    use sea_orm::{DatabaseBackend, EntityTrait, Iterable, QueryTrait};
+
+    #[test]
+    fn a_ticket_select_lists_its_columns_in_column_order() {
+        // `ticket::Model::from_cells` reads by `Column as usize`: that must be the position
+        // in which `Entity::find()` selects each column.
+        let sql = ticket::Entity::find().build(DatabaseBackend::Sqlite).sql;
+        let mut from = 0;
+        for (i, c) in ticket::Column::iter().enumerate() {
+            assert_eq!(c as usize, i);
+            let name = format!("\"tickets\".\"{}\"", sea_orm::IdenStatic::as_str(&c));
+            let at = sql[from..]
+                .find(&name)
+                .unwrap_or_else(|| panic!("{name} in order in {sql}"));
+            from += at + name.len();
+        }
+        assert_eq!(ticket::COLUMNS, ticket::Column::iter().count());
+    }
 }

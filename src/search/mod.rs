@@ -104,26 +104,18 @@ pub async fn plan(conn: &impl ConnectionTrait, cache: &PlanCache, q: &str) -> Re
 
 /// Every word as a PostgreSQL prefix term, all required.
 fn tsquery(q: &str) -> Option<String> {
-    let words = tokens(q);
-    (!words.is_empty()).then(|| {
-        words
-            .iter()
-            .map(|w| format!("{w}:*"))
-            .collect::<Vec<_>>()
-            .join(" & ")
-    })
+    each_word(q, |w| format!("{w}:*"), " & ")
 }
 
 /// Every word as an FTS5 prefix term, quoted so no query syntax gets through.
 fn fts5_query(q: &str) -> Option<String> {
+    each_word(q, |w| format!("\"{w}\"*"), " ")
+}
+
+/// The words of `q` as terms, joined by `sep`; `None` when `q` has no words.
+fn each_word(q: &str, term: impl Fn(&str) -> String, sep: &str) -> Option<String> {
     let words = tokens(q);
-    (!words.is_empty()).then(|| {
-        words
-            .iter()
-            .map(|w| format!("\"{w}\"*"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    })
+    (!words.is_empty()).then(|| words.iter().map(|w| term(w)).collect::<Vec<_>>().join(sep))
 }
 
 /// Words of a user query: alphanumeric runs, lower-cased, at most 10 of at most 64 chars.
