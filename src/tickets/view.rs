@@ -148,19 +148,21 @@ const TAG_SEPARATOR: char = '\u{1f}';
 /// The view of the ticket `key` (id or number) if `actor` may see it, in one statement for a
 /// ticket without files or rating (the common case); "not found" otherwise.
 pub async fn load_one(db: &Db, actor: &Actor, key: &str, now: i64) -> Result<TicketView> {
-    let rows = db
-        .read_all(with_extras(super::access::find(actor, key), db.backend).build(db.backend))
-        .await?;
-    first(views_of(&db.read, rows, now).await?)
+    first(views_in(db, super::access::find(actor, key), now).await?)
 }
 
 /// The view of ticket `id` as it is now, without a visibility check (for callers that have
 /// checked access already: the response to a write, after its commit).
 pub async fn load_by_id(db: &Db, id: i64, now: i64) -> Result<TicketView> {
+    first(views_in(db, ticket::Entity::find_by_id(id), now).await?)
+}
+
+/// The views of the tickets `select` finds, their rows read directly where the backend can.
+async fn views_in(db: &Db, select: Select<ticket::Entity>, now: i64) -> Result<Vec<TicketView>> {
     let rows = db
-        .read_all(with_extras(ticket::Entity::find_by_id(id), db.backend).build(db.backend))
+        .read_all(with_extras(select, db.backend).build(db.backend))
         .await?;
-    first(views_of(&db.read, rows, now).await?)
+    views_of(&db.read, rows, now).await
 }
 
 /// `load_by_id` on a given connection or transaction (webhook bodies rendered by a job).
@@ -187,10 +189,7 @@ pub async fn load_many(db: &Db, ids: &[i64], now: i64) -> Result<Vec<TicketView>
         return Ok(Vec::new());
     }
     let select = ticket::Entity::find().filter(ticket::Column::Id.is_in(ids.iter().copied()));
-    let rows = db
-        .read_all(with_extras(select, db.backend).build(db.backend))
-        .await?;
-    let mut views = views_of(&db.read, rows, now).await?;
+    let mut views = views_in(db, select, now).await?;
     let at: HashMap<i64, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     views.sort_by_key(|v| at.get(&v.id).copied().unwrap_or(usize::MAX));
     Ok(views)
