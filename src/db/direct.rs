@@ -107,6 +107,22 @@ impl DirectReads {
         rows
     }
 
+    /// Runs `f` on one connection inside a read transaction, so every statement it sends
+    /// sees the same snapshot of the database.
+    pub fn snapshot<T>(&self, f: impl FnOnce(&Connection) -> Result<T, DbErr>) -> Result<T, DbErr> {
+        let conn = self.take()?;
+        conn.execute_batch("BEGIN").map_err(sqlite_err)?;
+        let out = f(&conn);
+        // A connection left inside a read transaction would pin its snapshot and keep the
+        // checkpointer from ever reaching the end of the WAL: one whose COMMIT fails is closed.
+        match conn.execute_batch("COMMIT") {
+            Ok(()) => self.give(conn),
+            Err(e) if out.is_ok() => return Err(sqlite_err(e)),
+            Err(_) => {}
+        }
+        out
+    }
+
     fn take(&self) -> Result<Connection, DbErr> {
         let idle = self.pool.idle.lock().ok().and_then(|mut v| v.pop());
         match idle {
@@ -143,6 +159,22 @@ fn query<D: Decode>(
     stmt: &Statement,
     decoder: &D,
 ) -> Result<Vec<D::Row>, DbErr> {
+    let mut out = Vec::new();
+    each(conn, stmt, decoder, |row| {
+        out.push(row);
+        true
+    })?;
+    Ok(out)
+}
+
+/// Decodes the rows of `stmt` one at a time into `f`, until it returns false or they end;
+/// statements are prepared once per connection.
+pub fn each<D: Decode>(
+    conn: &Connection,
+    stmt: &Statement,
+    decoder: &D,
+    mut f: impl FnMut(D::Row) -> bool,
+) -> Result<(), DbErr> {
     let mut prepared = conn.prepare_cached(&stmt.sql).map_err(sqlite_err)?;
     let values = stmt.values.as_ref().map_or(&[][..], |v| &v.0[..]);
     if prepared.parameter_count() != values.len() {
@@ -158,11 +190,12 @@ fn query<D: Decode>(
             .map_err(sqlite_err)?;
     }
     let mut rows = prepared.raw_query();
-    let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(sqlite_err)? {
-        out.push(decoder.decode(row)?);
+        if !f(decoder.decode(row)?) {
+            break;
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A bound value as SQLite stores it (the kinds sea-query produces for our columns).
@@ -195,7 +228,8 @@ fn cell(v: &Value) -> Result<ToSqlOutput<'_>, DbErr> {
     }))
 }
 
-fn sqlite_err(e: rusqlite::Error) -> DbErr {
+/// A rusqlite error as the storage layer reports it.
+pub fn sqlite_err(e: rusqlite::Error) -> DbErr {
     DbErr::Custom(format!("sqlite: {e}"))
 }
 

@@ -14,6 +14,21 @@ struct Migration {
     postgres: &'static [&'static str],
 }
 
+/// The ticket text index and the triggers that keep it (SQLite, migration 1).
+pub(crate) const TICKETS_FTS: &[&str] = &[
+        "CREATE VIRTUAL TABLE tickets_fts USING fts5(subject, description, content='tickets', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+        "CREATE TRIGGER tickets_fts_ai AFTER INSERT ON tickets BEGIN
+            INSERT INTO tickets_fts(rowid, subject, description) VALUES (new.id, new.subject, new.description);
+         END",
+        "CREATE TRIGGER tickets_fts_ad AFTER DELETE ON tickets BEGIN
+            INSERT INTO tickets_fts(tickets_fts, rowid, subject, description) VALUES ('delete', old.id, old.subject, old.description);
+         END",
+        "CREATE TRIGGER tickets_fts_au AFTER UPDATE OF subject, description ON tickets BEGIN
+            INSERT INTO tickets_fts(tickets_fts, rowid, subject, description) VALUES ('delete', old.id, old.subject, old.description);
+            INSERT INTO tickets_fts(rowid, subject, description) VALUES (new.id, new.subject, new.description);
+         END",
+];
+
 const MIGRATIONS: &[Migration] = &[
     Migration {
     version: 1,
@@ -129,19 +144,7 @@ const MIGRATIONS: &[Migration] = &[
             updated_at BIGINT NOT NULL)",
         "CREATE INDEX jobs_claim_idx ON jobs (status, run_at)",
     ],
-    sqlite: &[
-        "CREATE VIRTUAL TABLE tickets_fts USING fts5(subject, description, content='tickets', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
-        "CREATE TRIGGER tickets_fts_ai AFTER INSERT ON tickets BEGIN
-            INSERT INTO tickets_fts(rowid, subject, description) VALUES (new.id, new.subject, new.description);
-         END",
-        "CREATE TRIGGER tickets_fts_ad AFTER DELETE ON tickets BEGIN
-            INSERT INTO tickets_fts(tickets_fts, rowid, subject, description) VALUES ('delete', old.id, old.subject, old.description);
-         END",
-        "CREATE TRIGGER tickets_fts_au AFTER UPDATE OF subject, description ON tickets BEGIN
-            INSERT INTO tickets_fts(tickets_fts, rowid, subject, description) VALUES ('delete', old.id, old.subject, old.description);
-            INSERT INTO tickets_fts(rowid, subject, description) VALUES (new.id, new.subject, new.description);
-         END",
-    ],
+    sqlite: TICKETS_FTS,
     postgres: &[
         "ALTER TABLE tickets ADD COLUMN search tsvector GENERATED ALWAYS AS (to_tsvector('simple', subject || ' ' || description)) STORED",
         "CREATE INDEX tickets_search_idx ON tickets USING GIN (search)",
@@ -201,6 +204,13 @@ const MIGRATIONS: &[Migration] = &[
         name: "indexes set aside during bulk loads",
         common: &[super::deferred::TABLE_DDL],
         sqlite: &[],
+        postgres: &[],
+    },
+    Migration {
+        version: 10,
+        name: "search epoch",
+        common: &[],
+        sqlite: super::schema_search::SQLITE,
         postgres: &[],
     },
 ];

@@ -14,6 +14,7 @@ mod schema_counts;
 mod schema_desk;
 mod schema_kb;
 mod schema_mail;
+pub(crate) mod schema_search;
 mod schema_web;
 
 use crate::config::Config;
@@ -40,6 +41,8 @@ pub struct Db {
     pub group: group::GroupCommit,
     /// Full-text plans chosen recently (SQLite), reused for a minute.
     pub plans: crate::search::PlanCache,
+    /// Full-text match sets (SQLite files), exact while tickets are only added.
+    pub matches: crate::search::matches::MatchCache,
     /// Short reads on the calling thread (SQLite files only; `None` on PostgreSQL).
     pub direct: Option<direct::DirectReads>,
 }
@@ -71,6 +74,7 @@ impl Db {
                 read: conn,
                 backend: DatabaseBackend::Postgres,
                 plans: Default::default(),
+                matches: Default::default(),
                 direct: None,
             });
         }
@@ -118,6 +122,7 @@ impl Db {
             read: SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
             backend: DatabaseBackend::Sqlite,
             plans: Default::default(),
+            matches: Default::default(),
             direct,
         })
     }

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::Result;
 
+pub mod matches;
+
 /// How a full-text condition joins a ticket list query.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Plan {
@@ -108,7 +110,7 @@ fn tsquery(q: &str) -> Option<String> {
 }
 
 /// Every word as an FTS5 prefix term, quoted so no query syntax gets through.
-fn fts5_query(q: &str) -> Option<String> {
+pub fn fts5_query(q: &str) -> Option<String> {
     each_word(q, |w| format!("\"{w}\"*"), " ")
 }
 

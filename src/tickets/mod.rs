@@ -13,6 +13,7 @@ pub mod model;
 pub mod number;
 pub mod query;
 pub mod rating;
+pub mod scan;
 pub mod service;
 pub mod tracking;
 pub mod validate;

@@ -217,33 +217,39 @@ pub async fn page_ids(
         Some(q) => crate::search::plan(&db.read, &db.plans, q).await?,
         None => crate::search::Plan::Drive,
     };
-    // One index range per (part, range); all of them go to the database as one UNION ALL,
-    // each member limited to a page, and are merged here in list order.
-    let mut members = Vec::new();
-    for part in super::keyset::split(filters) {
-        let base = ticket::Entity::find()
-            .filter(access::visible(actor))
-            .filter(apply_filters(backend, &part, text_plan));
-        for range in super::keyset::ranges(sort, after.as_deref()) {
-            let q = match range {
-                Some(c) => base.clone().filter(c),
-                None => base.clone(),
-            };
-            let mut keys = ordered(q, sort).select_only().column(ticket::Column::Id);
-            for (f, _) in &sort.0 {
-                keys = keys.column(f.column());
-            }
-            members.push(keys.limit(want).into_query());
+    let scanned = match (&db.direct, &filters.q, text_plan) {
+        (Some(direct), Some(q), crate::search::Plan::Scan) => {
+            let members = members(backend, actor, filters, sort, after.as_deref(), None);
+            super::scan::page(direct, &db.matches, q, members, sort, want).await?
         }
-    }
-    let stmt = match union_all(members) {
-        Some(q) => backend.build(&q),
-        None => return Ok((Vec::new(), None)),
+        _ => None,
     };
-    let mut rows: Vec<SortKeys> = if filters.q.is_some() {
-        db.read_pooled(stmt, sort).await?
-    } else {
-        db.read_with(stmt, sort).await?
+    let mut rows = match scanned {
+        Some(rows) => rows,
+        None => {
+            // One index range per (part, range); all of them go to the database as one
+            // UNION ALL, each member limited to a page, and are merged here in list order.
+            let members = members(
+                backend,
+                actor,
+                filters,
+                sort,
+                after.as_deref(),
+                Some(text_plan),
+            )
+            .into_iter()
+            .map(|mut m| m.limit(want).to_owned())
+            .collect();
+            let stmt = match union_all(members) {
+                Some(q) => backend.build(&q),
+                None => return Ok((Vec::new(), None)),
+            };
+            if filters.q.is_some() {
+                db.read_pooled(stmt, sort).await?
+            } else {
+                db.read_with(stmt, sort).await?
+            }
+        }
     };
     rows.sort_by(|a, b| super::keyset::compare(sort, a, b));
     rows.truncate(want as usize);
@@ -254,6 +260,39 @@ pub async fn page_ids(
         None
     };
     Ok((rows.iter().map(|k| k.id).collect(), next))
+}
+
+/// One ordered key query (id and sort values) per (part, range) of a page. With a text
+/// plan the text query is one of the filters; without, it is left out (a scan checks it).
+fn members(
+    backend: sea_orm::DatabaseBackend,
+    actor: &Actor,
+    filters: &Filters,
+    sort: &Sort,
+    after: Option<&[i64]>,
+    text_plan: Option<crate::search::Plan>,
+) -> Vec<SelectStatement> {
+    let mut out = Vec::new();
+    for mut part in super::keyset::split(filters) {
+        if text_plan.is_none() {
+            part.q = None;
+        }
+        let base = ticket::Entity::find()
+            .filter(access::visible(actor))
+            .filter(apply_filters(backend, &part, text_plan.unwrap_or_default()));
+        for range in super::keyset::ranges(sort, after) {
+            let q = match range {
+                Some(c) => base.clone().filter(c),
+                None => base.clone(),
+            };
+            let mut keys = ordered(q, sort).select_only().column(ticket::Column::Id);
+            for (f, _) in &sort.0 {
+                keys = keys.column(f.column());
+            }
+            out.push(keys.into_query());
+        }
+    }
+    out
 }
 
 /// `SELECT * FROM (m1) UNION ALL SELECT * FROM (m2) …`: each member keeps its own ORDER BY
