@@ -8,6 +8,7 @@
 
 use std::cmp::Ordering;
 
+use sea_orm::sea_query::{Alias, Asterisk, Query, SelectStatement, UnionType};
 use sea_orm::{ColumnTrait, Condition, DbErr};
 
 use crate::db::direct::{Cells, Decode};
@@ -123,6 +124,22 @@ pub fn compare(sort: &Sort, a: &SortKeys, b: &SortKeys) -> Ordering {
         }
     }
     a.id.cmp(&b.id)
+}
+
+/// `SELECT * FROM (m1) UNION ALL SELECT * FROM (m2) …`: each member keeps its own ORDER BY
+/// and LIMIT (an ordered index walk that stops after a page), which a bare compound would not.
+pub fn union_all(members: Vec<SelectStatement>) -> Option<SelectStatement> {
+    let mut wrapped = members.into_iter().enumerate().map(|(i, m)| {
+        Query::select()
+            .column(Asterisk)
+            .from_subquery(m, Alias::new(format!("part{i}")))
+            .to_owned()
+    });
+    let mut all = wrapped.next()?;
+    for m in wrapped {
+        all.union(UnionType::All, m);
+    }
+    Some(all)
 }
 
 #[cfg(test)]

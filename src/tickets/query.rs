@@ -2,7 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sea_orm::sea_query::{Alias, Asterisk, Query, SelectStatement, UnionType};
+use sea_orm::sea_query::SelectStatement;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait, Select,
@@ -198,7 +198,8 @@ fn ordered(mut q: Select<ticket::Entity>, sort: &Sort) -> Select<ticket::Entity>
 
 /// The ids of one page of visible tickets, in list order, and the next cursor: every part
 /// of the filter reads only ids and sort keys. Without a text query the parts are index
-/// walks and read directly (`Db::read_with`); a search goes through the pool.
+/// walks and read directly (`Db::read_with`); a search for a common word on SQLite walks
+/// them against its match set (`scan`), any other search goes through the pool.
 pub async fn page_ids(
     db: &crate::db::Db,
     actor: &Actor,
@@ -240,7 +241,7 @@ pub async fn page_ids(
             .into_iter()
             .map(|mut m| m.limit(want).to_owned())
             .collect();
-            let stmt = match union_all(members) {
+            let stmt = match super::keyset::union_all(members) {
                 Some(q) => backend.build(&q),
                 None => return Ok((Vec::new(), None)),
             };
@@ -293,22 +294,6 @@ fn members(
         }
     }
     out
-}
-
-/// `SELECT * FROM (m1) UNION ALL SELECT * FROM (m2) …`: each member keeps its own ORDER BY
-/// and LIMIT (an ordered index walk that stops after a page), which a bare compound would not.
-fn union_all(members: Vec<SelectStatement>) -> Option<SelectStatement> {
-    let mut wrapped = members.into_iter().enumerate().map(|(i, m)| {
-        Query::select()
-            .column(Asterisk)
-            .from_subquery(m, Alias::new(format!("part{i}")))
-            .to_owned()
-    });
-    let mut all = wrapped.next()?;
-    for m in wrapped {
-        all.union(UnionType::All, m);
-    }
-    Some(all)
 }
 
 /// Parses list query parameters into filters, collecting every error.
