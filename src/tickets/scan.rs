@@ -12,6 +12,10 @@ use crate::db::direct::{self, DirectReads};
 use crate::error::{Error, Result};
 use crate::search::matches::MatchCache;
 
+/// The walks' `LIMIT`: the planner sees `LIMIT ?` as on the SQL path, so it picks the same
+/// index walks; the walk itself stops at a full page.
+const UNBOUNDED: u64 = i64::MAX as u64;
+
 /// The rows of up to `want` matches per key query (unsorted across queries), or `None` when
 /// a match set cannot be used (ticket ids beyond a bitmap's reach): the caller runs the SQL.
 /// Runs off the runtime's threads, at most one walk per core at a time (it is CPU-bound, and
@@ -27,12 +31,10 @@ pub async fn page(
     let Some(fts) = crate::search::fts5_query(q) else {
         return Ok(None);
     };
-    // The planner sees `LIMIT ?` as on the SQL path, so it picks the same index walks.
-    let unbounded = u64::try_from(i64::MAX).unwrap_or(u64::MAX >> 1);
     let stmts: Vec<_> = members
         .into_iter()
         .map(|mut m| {
-            let (sql, values) = m.limit(unbounded).build(SqliteQueryBuilder);
+            let (sql, values) = m.limit(UNBOUNDED).build(SqliteQueryBuilder);
             sea_orm::Statement::from_sql_and_values(sea_orm::DatabaseBackend::Sqlite, sql, values)
         })
         .collect();
