@@ -8,7 +8,7 @@
 //! on the runtime's worker thread. Searches, reports and exports stay on the pool.
 
 use rusqlite::types::{FromSql, ToSqlOutput, ValueRef};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{CachedStatement, Connection, OpenFlags};
 use sea_orm::sea_query::Value;
 use sea_orm::{DbErr, QueryResult, Statement, TryGetable};
 use std::path::PathBuf;
@@ -175,6 +175,24 @@ pub fn each<D: Decode>(
     decoder: &D,
     mut f: impl FnMut(D::Row) -> bool,
 ) -> Result<(), DbErr> {
+    let mut prepared = bound(conn, stmt)?;
+    let mut rows = prepared.raw_query();
+    while let Some(row) = rows.next().map_err(sqlite_err)? {
+        if !f(decoder.decode(row)?) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Runs a statement that returns no rows (a write, on the writer's handle: see
+/// `db::group_direct`); returns how many rows it changed.
+pub fn execute(conn: &Connection, stmt: &Statement) -> Result<usize, DbErr> {
+    bound(conn, stmt)?.raw_execute().map_err(sqlite_err)
+}
+
+/// `stmt` prepared (once per connection) with its values bound.
+fn bound<'c>(conn: &'c Connection, stmt: &Statement) -> Result<CachedStatement<'c>, DbErr> {
     let mut prepared = conn.prepare_cached(&stmt.sql).map_err(sqlite_err)?;
     let values = stmt.values.as_ref().map_or(&[][..], |v| &v.0[..]);
     if prepared.parameter_count() != values.len() {
@@ -189,13 +207,7 @@ pub fn each<D: Decode>(
             .raw_bind_parameter(i + 1, cell(v)?)
             .map_err(sqlite_err)?;
     }
-    let mut rows = prepared.raw_query();
-    while let Some(row) = rows.next().map_err(sqlite_err)? {
-        if !f(decoder.decode(row)?) {
-            break;
-        }
-    }
-    Ok(())
+    Ok(prepared)
 }
 
 /// A bound value as SQLite stores it (the kinds sea-query produces for our columns).

@@ -4,6 +4,10 @@
 //! write rolls back only itself) and committed together; every caller is answered only after
 //! that commit is durable. On PostgreSQL, which has a pool and its own group commit, each write
 //! simply runs in its own transaction.
+//!
+//! The hottest writes (a plain new ticket, a comment) can be sent as plain functions of a
+//! rusqlite connection ([`GroupCommit::run_direct`]): the writer runs those on the write
+//! connection's own SQLite handle, on its thread, with no hand-off per statement.
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
@@ -15,9 +19,18 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
 
-type Outcome = Result<Box<dyn Any + Send>>;
-type Work = Box<dyn for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Outcome> + Send>;
-type Request = (Work, oneshot::Sender<Outcome>);
+pub(super) type Outcome = Result<Box<dyn Any + Send>>;
+pub(super) type Reply = oneshot::Sender<Outcome>;
+type OrmWork = Box<dyn for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Outcome> + Send>;
+pub(super) type DirectWork = Box<dyn FnOnce(&rusqlite::Connection) -> Outcome + Send>;
+
+/// One write waiting for the writer: through sea-orm, or direct on the SQLite handle.
+enum Work {
+    Orm(OrmWork),
+    Direct(DirectWork),
+}
+
+type Request = (Work, Reply);
 
 /// Most writes folded into one commit.
 const MAX_BATCH: usize = 64;
@@ -66,15 +79,49 @@ impl GroupCommit {
             txn.commit().await?;
             return Ok(out);
         };
-        let boxed: Work = Box::new(move |t| {
+        let boxed: OrmWork = Box::new(move |t| {
             Box::pin(async move { work(t).await.map(|v| Box::new(v) as Box<dyn Any + Send>) })
         });
-        let (reply, answer) = oneshot::channel();
-        queue.send((boxed, reply)).await.map_err(|_| stopped())?;
-        let out = answer.await.map_err(|_| stopped())??;
-        out.downcast::<T>()
-            .map(|b| *b)
-            .map_err(|_| Error::Internal(anyhow::anyhow!("group commit: result of the wrong type")))
+        submit(queue, Work::Orm(boxed)).await
+    }
+
+    /// True when [`GroupCommit::run_direct`] is available (a batching SQLite writer).
+    pub fn runs_direct(&self) -> bool {
+        self.queue.is_some()
+    }
+
+    /// Runs `work` on the write connection's SQLite handle inside the writer's transaction
+    /// (in a savepoint of its own) and returns its result once that transaction is committed.
+    /// Only on a batching writer: callers check [`GroupCommit::runs_direct`] first.
+    pub async fn run_direct<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
+    {
+        let Some(queue) = &self.queue else {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "direct writes need the SQLite writer"
+            )));
+        };
+        let boxed: DirectWork =
+            Box::new(move |db| work(db).map(|v| Box::new(v) as Box<dyn Any + Send>));
+        submit(queue, Work::Direct(boxed)).await
+    }
+}
+
+async fn submit<T: 'static>(queue: &mpsc::Sender<Request>, work: Work) -> Result<T> {
+    let (reply, answer) = oneshot::channel();
+    queue.send((work, reply)).await.map_err(|_| stopped())?;
+    let out = answer.await.map_err(|_| stopped())??;
+    out.downcast::<T>()
+        .map(|b| *b)
+        .map_err(|_| Error::Internal(anyhow::anyhow!("group commit: result of the wrong type")))
+}
+
+/// Answers every write of a batch that could not start with the same error.
+pub(super) fn fail_all<W>(batch: Vec<(W, Reply)>, msg: &str) {
+    for (_, reply) in batch {
+        let _ = reply.send(Err(Error::Internal(anyhow::anyhow!("{msg}"))));
     }
 }
 
@@ -91,20 +138,28 @@ async fn writer(conn: DatabaseConnection, mut rx: mpsc::Receiver<Request>) {
                 Err(_) => break,
             }
         }
-        run_batch(&conn, batch).await;
+        // Concurrent writes may commit in any order: the sea-orm ones go first, in their own
+        // transaction, then the direct ones in another.
+        let (mut orm, mut direct) = (Vec::new(), Vec::new());
+        for (work, reply) in batch {
+            match work {
+                Work::Orm(w) => orm.push((w, reply)),
+                Work::Direct(w) => direct.push((w, reply)),
+            }
+        }
+        if !orm.is_empty() {
+            run_batch(&conn, orm).await;
+        }
+        if !direct.is_empty() {
+            super::group_direct::run_batch(&conn, direct).await;
+        }
     }
 }
 
-async fn run_batch(conn: &DatabaseConnection, batch: Vec<Request>) {
+async fn run_batch(conn: &DatabaseConnection, batch: Vec<(OrmWork, Reply)>) {
     let txn = match super::begin_write(conn).await {
         Ok(t) => t,
-        Err(e) => {
-            let msg = e.to_string();
-            for (_, reply) in batch {
-                let _ = reply.send(Err(Error::Internal(anyhow::anyhow!("{msg}"))));
-            }
-            return;
-        }
+        Err(e) => return fail_all(batch, &e.to_string()),
     };
     let mut answers = Vec::with_capacity(batch.len());
     // One savepoint name reused: releasing the last write's and opening the next one's is a

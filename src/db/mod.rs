@@ -7,6 +7,7 @@ pub mod desk_entities;
 pub mod direct;
 pub mod entities;
 pub mod group;
+mod group_direct;
 pub mod mail_entities;
 pub mod migrations;
 pub mod pipeline;

@@ -2,7 +2,9 @@
 //! connection's own thread and back; inside the single writer's transaction those hand-offs,
 //! not the SQL, are what a write costs. sqlx runs a multi-statement string with positional
 //! arguments in one call, so on SQLite the statements queued here cost one hand-off; on
-//! PostgreSQL (one statement per protocol message) they run one after another.
+//! PostgreSQL (one statement per protocol message) they run one after another. On a direct
+//! writer's rusqlite connection there is no hand-off, and each runs as its own prepared
+//! statement (reused across a batch).
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, StatementBuilder};
 
@@ -23,6 +25,14 @@ impl Pipeline {
         }
     }
 
+    /// An empty pipeline for `backend`.
+    pub fn for_backend(backend: DatabaseBackend) -> Pipeline {
+        Pipeline {
+            backend,
+            statements: Vec::new(),
+        }
+    }
+
     /// Queues an insert, update or delete.
     pub fn push(&mut self, statement: &impl StatementBuilder) {
         self.statements.push(self.backend.build(statement));
@@ -36,6 +46,15 @@ impl Pipeline {
     /// True when nothing is queued.
     pub fn is_empty(&self) -> bool {
         self.statements.is_empty()
+    }
+
+    /// Runs the queued statements in order on a direct writer's connection (see
+    /// `db::group`), stopping at the first that fails.
+    pub fn run_direct(self, db: &rusqlite::Connection) -> Result<()> {
+        for statement in &self.statements {
+            super::direct::execute(db, statement)?;
+        }
+        Ok(())
     }
 
     /// Runs the queued statements in order, stopping at the first that fails.

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod categories;
 pub mod changes;
 pub mod history;
+mod insert;
 pub mod keyset;
 pub mod merge;
 pub mod model;

@@ -1,14 +1,14 @@
 //! Ticket service functions: create, edit, delete. Status, priority and assignment live in `changes`.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QueryTrait, Set, TryInsertResult,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QueryTrait, Set,
 };
 
 use super::access;
 use super::history::{self, Change};
 use super::model::{Channel, Priority, Status};
-use super::{number, validate};
+use super::{insert, validate};
 use crate::auth::Actor;
 use crate::context::Ctx;
 use crate::db::entities::{category, ticket, ticket_tag};
@@ -101,7 +101,28 @@ pub async fn create(ctx: &Ctx, mut input: NewTicket) -> Result<ticket::Model> {
     }
     let now = ctx.clock.now_micros();
     let c = ctx.clone();
-    // Concurrent creations share one durable commit on SQLite (see `db::group`).
+    // Concurrent creations share one durable commit on SQLite (see `db::group`); a plain
+    // ticket is written there directly, with no hand-off per statement.
+    if let (true, RequesterInput::Known(requester_id), Some(policy)) = (
+        ctx.db.group.runs_direct() && !checked.auto_assign && input.attachments.is_empty(),
+        &input.requester,
+        &checked.policy,
+    ) {
+        let (requester_id, policy) = (*requester_id, policy.clone());
+        return ctx
+            .db
+            .group
+            .run_direct(move |db| {
+                let mut am = insert::row(&input, &checked, requester_id, now);
+                crate::sla::store::apply(&mut am, &policy, now)?;
+                let t = insert::insert_numbered_direct(&c, db, am)?;
+                let mut writes = Pipeline::for_backend(DatabaseBackend::Sqlite);
+                insert::queue_created(&mut writes, &t, &input, &checked.tags, requester_id, now);
+                writes.run_direct(db)?;
+                Ok(t)
+            })
+            .await;
+    }
     ctx.db
         .group
         .run(move |txn| {
@@ -155,14 +176,14 @@ pub async fn create_in(
 }
 
 /// A new ticket's fields after validation.
-struct Checked {
-    subject: String,
-    description: String,
-    category: String,
-    priority: Priority,
-    tags: Vec<String>,
-    page_url: Option<String>,
-    browser_info: Option<String>,
+pub(super) struct Checked {
+    pub(super) subject: String,
+    pub(super) description: String,
+    pub(super) category: String,
+    pub(super) priority: Priority,
+    pub(super) tags: Vec<String>,
+    pub(super) page_url: Option<String>,
+    pub(super) browser_info: Option<String>,
     contact: Option<(String, String)>,
     /// Whether the category hands new tickets to an agent.
     auto_assign: bool,
@@ -237,58 +258,15 @@ async fn insert_checked(
                 .id
         }
     };
-    let mut am = ticket::ActiveModel {
-        number: Set(draw_number(ctx)),
-        subject: Set(c.subject),
-        description: Set(c.description),
-        category: Set(c.category),
-        priority: Set(c.priority.as_str().into()),
-        priority_rank: Set(c.priority.rank()),
-        status: Set(Status::Open.as_str().into()),
-        requester_id: Set(requester_id),
-        assignee_id: Set(None),
-        channel: Set(input.channel.as_str().into()),
-        page_url: Set(c.page_url),
-        browser_info: Set(c.browser_info),
-        ip: Set(input.ip),
-        conversation_id: Set(input.conversation_id),
-        merged_into: Set(None),
-        resolution: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        first_response_at: Set(None),
-        resolved_at: Set(None),
-        closed_at: Set(None),
-        first_response_due_at: Set(None),
-        resolution_due_at: Set(None),
-        follow_up_of: Set(input.follow_up_of),
-        sla_paused_at: Set(None),
-        sla_paused_micros: Set(0),
-        sla_alerts: Set(0),
-        sla_next_at: Set(None),
-        ..Default::default()
-    };
+    let mut am = insert::row(&input, &c, requester_id, now);
     match &c.policy {
         Some(p) => crate::sla::store::apply(&mut am, p, now)?,
         None => ctx.catalog.refresh_sla(txn, &mut am, now).await?,
     }
-    let t = insert_numbered(ctx, txn, am).await?;
-    crate::attachments::record(txn, t.id, None, input.attachments, now).await?;
-    let mut changes = vec![Change::public("created", None, Some(t.number.clone()))];
-    if let Some(prev) = input.follow_up_of {
-        changes.push(Change::public("follow_up_of", None, Some(prev.to_string())));
-    }
+    let t = insert::insert_numbered(ctx, txn, am).await?;
     // Tags, history and the event job go to the writer in one call (see `db::pipeline`).
-    queue_tags(writes, t.id, &c.tags);
-    history::queue(writes, t.id, Some(requester_id), changes, now);
-    crate::jobs::queue_event(
-        writes,
-        "ticket.created",
-        t.id,
-        Some(requester_id),
-        serde_json::json!({"number": t.number, "suppress_ack": input.suppress_ack}),
-        now,
-    );
+    insert::queue_created(writes, &t, &input, &c.tags, requester_id, now);
+    crate::attachments::record(txn, t.id, None, input.attachments, now).await?;
     if !c.auto_assign {
         return Ok(t);
     }
@@ -299,33 +277,6 @@ async fn insert_checked(
     super::autoassign::on_create(txn, t, now).await
 }
 
-fn draw_number(ctx: &Ctx) -> String {
-    number::generate(&ctx.config.ticket_prefix, ctx.clock.now(), &mut rand::rng())
-}
-
-/// Inserts the ticket, drawing another number when its number is taken. 40 random bits per
-/// day make a clash vanishingly rare, so the check is the insert itself (`ON CONFLICT DO
-/// NOTHING` on the unique number) rather than a look-up before it.
-async fn insert_numbered(
-    ctx: &Ctx,
-    txn: &DatabaseTransaction,
-    mut am: ticket::ActiveModel,
-) -> Result<ticket::Model> {
-    for _ in 0..5 {
-        let tried = ticket::Entity::insert(am.clone())
-            .on_conflict_do_nothing_on([ticket::Column::Number])
-            .exec_with_returning(txn)
-            .await?;
-        if let TryInsertResult::Inserted(t) = tried {
-            return Ok(t);
-        }
-        am.number = Set(draw_number(ctx));
-    }
-    Err(Error::Internal(anyhow::anyhow!(
-        "could not find a free ticket number"
-    )))
-}
-
 /// Replaces a ticket's tags.
 pub async fn set_tags(conn: &impl ConnectionTrait, ticket_id: i64, tags: &[String]) -> Result<()> {
     let mut writes = Pipeline::new(conn);
@@ -334,20 +285,8 @@ pub async fn set_tags(conn: &impl ConnectionTrait, ticket_id: i64, tags: &[Strin
             .filter(ticket_tag::Column::TicketId.eq(ticket_id))
             .into_query(),
     );
-    queue_tags(&mut writes, ticket_id, tags);
+    insert::queue_tags(&mut writes, ticket_id, tags);
     writes.run(conn).await
-}
-
-/// Queues the insert of tags the ticket does not carry (a new ticket, or one whose tags are
-/// cleared earlier in the same pipeline).
-fn queue_tags(writes: &mut Pipeline, ticket_id: i64, tags: &[String]) {
-    if !tags.is_empty() {
-        let rows = tags.iter().map(|tag| ticket_tag::ActiveModel {
-            ticket_id: Set(ticket_id),
-            tag: Set(tag.clone()),
-        });
-        writes.push(&ticket_tag::Entity::insert_many(rows).into_query());
-    }
 }
 
 /// Current tags of a ticket.

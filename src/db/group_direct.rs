@@ -1,0 +1,227 @@
+//! The group writer's direct batches: writes that are plain functions of a rusqlite
+//! connection run on the write connection's own SQLite handle, borrowed from sqlx for the
+//! batch. Each statement is then a call on the writer's thread, where through sqlx it is a
+//! hand-off to the connection's thread and back; and because the handle is the pool's one
+//! write connection, these batches queue behind other writes exactly as sea-orm ones do.
+
+use std::panic::AssertUnwindSafe;
+use std::ptr::NonNull;
+
+use rusqlite::Connection;
+use rusqlite::ffi::sqlite3;
+use sea_orm::{DatabaseBackend, DatabaseConnection};
+
+use super::group::{DirectWork, Outcome, Reply, fail_all};
+use crate::error::Error;
+
+/// Runs `batch` in one transaction on the write connection's handle, answering every write
+/// once the transaction is committed (or with the error that stopped it).
+pub(super) async fn run_batch(conn: &DatabaseConnection, batch: Vec<(DirectWork, Reply)>) {
+    if conn.get_database_backend() != DatabaseBackend::Sqlite {
+        return fail_all(batch, "direct writes need SQLite");
+    }
+    let mut pooled = match conn.get_sqlite_connection_pool().acquire().await {
+        Ok(c) => c,
+        Err(e) => return fail_all(batch, &e.to_string()),
+    };
+    let mut locked = match pooled.lock_handle().await {
+        Ok(l) => l,
+        Err(e) => return fail_all(batch, &e.to_string()),
+    };
+    // The lock keeps sqlx's worker off the handle until `locked` drops, after `on_handle`
+    // has returned and every statement it prepared is finalized.
+    let answers = on_handle(locked.as_raw_handle(), batch);
+    drop(locked);
+    drop(pooled);
+    for (reply, out) in answers {
+        let _ = reply.send(out);
+    }
+}
+
+fn on_handle(raw: NonNull<sqlite3>, batch: Vec<(DirectWork, Reply)>) -> Vec<(Reply, Outcome)> {
+    // SAFETY: sqlx opened this handle and keeps it open while its connection lives; the lock
+    // guard held by the caller gives this thread sole use of it for the duration of the call.
+    // `from_handle` never closes the handle, and the connection built on it (with the
+    // statements it prepares) is dropped before this function returns.
+    let db = match unsafe { Connection::from_handle(raw.as_ptr()) } {
+        Ok(db) => db,
+        Err(e) => {
+            let msg = e.to_string();
+            return batch
+                .into_iter()
+                .map(|(_, reply)| (reply, Err(internal(&msg))))
+                .collect();
+        }
+    };
+    db.set_prepared_statement_cache_capacity(64);
+    let answers = in_transaction(&db, batch);
+    // Whatever happened, sqlx must get the connection back outside any transaction.
+    if !db.is_autocommit() {
+        let _ = db.execute_batch("ROLLBACK");
+    }
+    answers
+}
+
+fn in_transaction(db: &Connection, batch: Vec<(DirectWork, Reply)>) -> Vec<(Reply, Outcome)> {
+    if let Err(e) = db.execute_batch("BEGIN IMMEDIATE") {
+        let msg = e.to_string();
+        return batch
+            .into_iter()
+            .map(|(_, reply)| (reply, Err(internal(&msg))))
+            .collect();
+    }
+    let mut answers = Vec::with_capacity(batch.len());
+    let mut open = false;
+    for (work, reply) in batch {
+        let mark = if open {
+            "RELEASE triage_write; SAVEPOINT triage_write"
+        } else {
+            "SAVEPOINT triage_write"
+        };
+        let out = match db.execute_batch(mark) {
+            Ok(()) => {
+                open = true;
+                // A panic in one write must not take the writer (and every later write) down.
+                let out = std::panic::catch_unwind(AssertUnwindSafe(|| work(db)))
+                    .unwrap_or_else(|_| Err(internal("a write panicked")));
+                if out.is_err() {
+                    let _ = db.execute_batch("ROLLBACK TO triage_write");
+                }
+                out
+            }
+            Err(e) => {
+                open = false;
+                Err(internal(&e.to_string()))
+            }
+        };
+        answers.push((reply, out));
+    }
+    match db.execute_batch("COMMIT") {
+        Ok(()) => answers,
+        Err(e) => {
+            let msg = format!("commit failed: {e}");
+            answers
+                .into_iter()
+                .map(|(reply, out)| (reply, out.and_then(|_| Err(internal(&msg)))))
+                .collect()
+        }
+    }
+}
+
+fn internal(msg: &str) -> Error {
+    Error::Internal(anyhow::anyhow!("{msg}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::group::GroupCommit;
+    use crate::error::Error;
+    use sea_orm::{ConnectionTrait, SqlxSqliteConnector, Statement, TransactionTrait};
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+
+    async fn writer_on_file(dir: &std::path::Path) -> (sea_orm::DatabaseConnection, GroupCommit) {
+        let opts = SqliteConnectOptions::new()
+            .filename(dir.join("t.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .expect("pool");
+        let conn = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
+        conn.execute_unprepared("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)")
+            .await
+            .expect("table");
+        let group = GroupCommit::batching(conn.clone()).expect("writer");
+        (conn, group)
+    }
+
+    fn insert(db: &rusqlite::Connection, name: &str) -> crate::error::Result<i64> {
+        db.execute("INSERT INTO t (name) VALUES (?1)", [name])
+            .map_err(|e| Error::Internal(e.into()))?;
+        Ok(db.last_insert_rowid())
+    }
+
+    async fn names(conn: &sea_orm::DatabaseConnection) -> Vec<String> {
+        let rows = conn
+            .query_all_raw(Statement::from_string(
+                conn.get_database_backend(),
+                "SELECT name FROM t ORDER BY name",
+            ))
+            .await
+            .expect("read");
+        rows.iter()
+            .map(|r| r.try_get_by_index::<String>(0).expect("name"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_failing_or_panicking_direct_write_takes_only_itself_down() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (conn, group) = writer_on_file(dir.path()).await;
+        let mut tasks = Vec::new();
+        for i in 0..30 {
+            let group = group.clone();
+            tasks.push(tokio::spawn(async move {
+                let out = group
+                    .run_direct(move |db| match i % 3 {
+                        // Every one after the first breaks the unique name.
+                        0 => insert(db, "dup"),
+                        // Writes, then panics: its row must not survive.
+                        1 => {
+                            insert(db, &format!("panicked {i:02}"))?;
+                            panic!("write {i} panics");
+                        }
+                        _ => insert(db, &format!("kept {i:02}")),
+                    })
+                    .await;
+                (i, out.is_ok())
+            }));
+        }
+        let mut ok = [0; 3];
+        for t in tasks {
+            let (i, good) = t.await.expect("task");
+            if good {
+                ok[i % 3] += 1;
+            }
+        }
+        assert_eq!(
+            ok,
+            [1, 0, 10],
+            "one dup, no panicked write, every plain one"
+        );
+        let got = names(&conn).await;
+        assert_eq!(got.len(), 11, "{got:?}");
+        assert!(
+            got.iter().all(|n| n == "dup" || n.starts_with("kept")),
+            "{got:?}"
+        );
+        // The handle went back to sqlx outside any transaction: sea-orm writes, through the
+        // writer and through a transaction of their own, still work and are kept.
+        group
+            .run(|txn| {
+                Box::pin(async move {
+                    txn.execute_unprepared("INSERT INTO t (name) VALUES ('orm write')")
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await
+            .expect("orm write");
+        let txn = conn.begin().await.expect("begin");
+        txn.execute_unprepared("INSERT INTO t (name) VALUES ('own txn')")
+            .await
+            .expect("insert");
+        txn.commit().await.expect("commit");
+        let direct = group
+            .run_direct(|db| insert(db, "direct again"))
+            .await
+            .expect("direct again");
+        assert!(direct > 0);
+        let got = names(&conn).await;
+        for want in ["orm write", "own txn", "direct again"] {
+            assert!(got.iter().any(|n| n == want), "{want} in {got:?}");
+        }
+    }
+}

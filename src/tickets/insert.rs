@@ -1,0 +1,158 @@
+//! The rows a new ticket writes, shared by both ways of writing them: through sea-orm in a
+//! transaction (any backend, any ticket), or as a direct write on SQLite's group writer (a
+//! plain ticket: a known requester, no files, no automatic assignment), which costs no
+//! hand-off per statement (see `db::group`).
+
+use sea_orm::sea_query::{OnConflict, Query};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, EntityTrait, Iterable, QueryTrait, Set, Statement,
+};
+
+use super::history::{self, Change};
+use super::model::Status;
+use super::number;
+use super::service::{Checked, NewTicket};
+use crate::context::Ctx;
+use crate::db::direct::{self, FromCells, RowsOf};
+use crate::db::entities::{ticket, ticket_tag};
+use crate::db::pipeline::Pipeline;
+use crate::error::{Error, Result};
+
+/// Tries at a free number: 40 random bits per day make a clash vanishingly rare, so the
+/// check is the insert itself (`ON CONFLICT DO NOTHING` on the unique number).
+const NUMBER_TRIES: usize = 5;
+
+/// The ticket row of a checked new ticket (its SLA clocks not set yet).
+pub(super) fn row(
+    input: &NewTicket,
+    c: &Checked,
+    requester_id: i64,
+    now: i64,
+) -> ticket::ActiveModel {
+    ticket::ActiveModel {
+        subject: Set(c.subject.clone()),
+        description: Set(c.description.clone()),
+        category: Set(c.category.clone()),
+        priority: Set(c.priority.as_str().into()),
+        priority_rank: Set(c.priority.rank()),
+        status: Set(Status::Open.as_str().into()),
+        requester_id: Set(requester_id),
+        assignee_id: Set(None),
+        channel: Set(input.channel.as_str().into()),
+        page_url: Set(c.page_url.clone()),
+        browser_info: Set(c.browser_info.clone()),
+        ip: Set(input.ip.clone()),
+        conversation_id: Set(input.conversation_id),
+        merged_into: Set(None),
+        resolution: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        first_response_at: Set(None),
+        resolved_at: Set(None),
+        closed_at: Set(None),
+        first_response_due_at: Set(None),
+        resolution_due_at: Set(None),
+        follow_up_of: Set(input.follow_up_of),
+        sla_paused_at: Set(None),
+        sla_paused_micros: Set(0),
+        sla_alerts: Set(0),
+        sla_next_at: Set(None),
+        ..Default::default()
+    }
+}
+
+/// Queues what follows the ticket row: its tags, its first history events and the
+/// `ticket.created` job.
+pub(super) fn queue_created(
+    writes: &mut Pipeline,
+    t: &ticket::Model,
+    input: &NewTicket,
+    tags: &[String],
+    requester_id: i64,
+    now: i64,
+) {
+    let mut changes = vec![Change::public("created", None, Some(t.number.clone()))];
+    if let Some(prev) = input.follow_up_of {
+        changes.push(Change::public("follow_up_of", None, Some(prev.to_string())));
+    }
+    queue_tags(writes, t.id, tags);
+    history::queue(writes, t.id, Some(requester_id), changes, now);
+    crate::jobs::queue_event(
+        writes,
+        "ticket.created",
+        t.id,
+        Some(requester_id),
+        serde_json::json!({"number": t.number, "suppress_ack": input.suppress_ack}),
+        now,
+    );
+}
+
+/// Queues the insert of tags the ticket does not carry (a new ticket, or one whose tags are
+/// cleared earlier in the same pipeline).
+pub(super) fn queue_tags(writes: &mut Pipeline, ticket_id: i64, tags: &[String]) {
+    if !tags.is_empty() {
+        let rows = tags.iter().map(|tag| ticket_tag::ActiveModel {
+            ticket_id: Set(ticket_id),
+            tag: Set(tag.clone()),
+        });
+        writes.push(&ticket_tag::Entity::insert_many(rows).into_query());
+    }
+}
+
+/// Inserts the ticket row under a freshly drawn number, drawing again when it is taken.
+pub(super) async fn insert_numbered(
+    ctx: &Ctx,
+    conn: &impl ConnectionTrait,
+    mut am: ticket::ActiveModel,
+) -> Result<ticket::Model> {
+    for _ in 0..NUMBER_TRIES {
+        am.number = Set(draw_number(ctx));
+        let stmt = numbered_insert(conn.get_database_backend(), am.clone());
+        if let Some(row) = conn.query_one_raw(stmt).await? {
+            return Ok(ticket::Model::from_cells(&row)?);
+        }
+    }
+    Err(no_free_number())
+}
+
+/// [`insert_numbered`] on a direct writer's connection.
+pub(super) fn insert_numbered_direct(
+    ctx: &Ctx,
+    db: &rusqlite::Connection,
+    mut am: ticket::ActiveModel,
+) -> Result<ticket::Model> {
+    for _ in 0..NUMBER_TRIES {
+        am.number = Set(draw_number(ctx));
+        let stmt = numbered_insert(DatabaseBackend::Sqlite, am.clone());
+        let mut inserted = None;
+        direct::each(db, &stmt, &RowsOf::<ticket::Model>::default(), |t| {
+            inserted = Some(t);
+            false
+        })?;
+        if let Some(t) = inserted {
+            return Ok(t);
+        }
+    }
+    Err(no_free_number())
+}
+
+/// The insert of a ticket row that returns it (in `Column` order), or nothing when its
+/// number is taken.
+fn numbered_insert(backend: DatabaseBackend, am: ticket::ActiveModel) -> Statement {
+    let mut q = ticket::Entity::insert(am).into_query();
+    q.on_conflict(
+        OnConflict::column(ticket::Column::Number)
+            .do_nothing()
+            .to_owned(),
+    )
+    .returning(Query::returning().columns(ticket::Column::iter()));
+    backend.build(&q)
+}
+
+fn draw_number(ctx: &Ctx) -> String {
+    number::generate(&ctx.config.ticket_prefix, ctx.clock.now(), &mut rand::rng())
+}
+
+fn no_free_number() -> Error {
+    Error::Internal(anyhow::anyhow!("could not find a free ticket number"))
+}
