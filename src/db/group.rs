@@ -85,6 +85,16 @@ impl GroupCommit {
         submit(queue, Work::Orm(boxed)).await
     }
 
+    /// Runs queued statements in a transaction of their own (directly on SQLite's writer).
+    pub async fn run_pipeline(&self, writes: super::pipeline::Pipeline) -> Result<()> {
+        if self.runs_direct() {
+            self.run_direct(move |db| writes.run_direct(db)).await
+        } else {
+            self.run(move |txn| Box::pin(async move { writes.run(txn).await }))
+                .await
+        }
+    }
+
     /// True when [`GroupCommit::run_direct`] is available (a batching SQLite writer).
     pub fn runs_direct(&self) -> bool {
         self.queue.is_some()

@@ -75,35 +75,37 @@ pub fn backoff_us(base_secs: i64, attempt: i32, rng: &mut impl Rng) -> i64 {
     (secs * jitter * 1e6) as i64
 }
 
-/// Records the outcome of a claimed job: the attempt row and the job's new state (run it in a
-/// transaction so they commit together).
-pub async fn settle(
-    conn: &impl ConnectionTrait,
+/// The writes that record the outcome of a claimed job: the attempt row and the job's new
+/// state, to run together in one transaction.
+pub fn settle_writes(
+    backend: DatabaseBackend,
     j: &job::Model,
     outcome: &Outcome,
     started: i64,
     now: i64,
     backoff_base_secs: i64,
-) -> Result<()> {
+) -> Pipeline {
+    let mut writes = Pipeline::for_backend(backend);
     let (ok, response) = match outcome {
         Outcome::Done(r) | Outcome::Skipped(r) => (true, r.clone()),
         Outcome::Retry { error, .. } | Outcome::Fail(error) => (false, error.clone()),
         Outcome::Postpone { until } => {
-            job::Entity::update_many()
-                .col_expr(job::Column::Status, Expr::value("queued"))
-                .col_expr(job::Column::RunAt, Expr::value(*until))
-                .col_expr(
-                    job::Column::Attempts,
-                    Expr::col(job::Column::Attempts).sub(1),
-                )
-                .col_expr(job::Column::LockedUntil, Expr::value(Option::<i64>::None))
-                .col_expr(job::Column::UpdatedAt, Expr::value(now))
-                .filter(job::Column::Id.eq(j.id))
-                .filter(job::Column::Status.eq("running"))
-                .filter(job::Column::Attempts.eq(j.attempts))
-                .exec(conn)
-                .await?;
-            return Ok(());
+            writes.push(
+                &job::Entity::update_many()
+                    .col_expr(job::Column::Status, Expr::value("queued"))
+                    .col_expr(job::Column::RunAt, Expr::value(*until))
+                    .col_expr(
+                        job::Column::Attempts,
+                        Expr::col(job::Column::Attempts).sub(1),
+                    )
+                    .col_expr(job::Column::LockedUntil, Expr::value(Option::<i64>::None))
+                    .col_expr(job::Column::UpdatedAt, Expr::value(now))
+                    .filter(job::Column::Id.eq(j.id))
+                    .filter(job::Column::Status.eq("running"))
+                    .filter(job::Column::Attempts.eq(j.attempts))
+                    .into_query(),
+            );
+            return writes;
         }
     };
     let attempt = job_attempt::ActiveModel {
@@ -115,8 +117,6 @@ pub async fn settle(
         response: Set(truncate(&response, 2000)),
         ..Default::default()
     };
-    // The attempt row and the job's new state go to the writer in one call.
-    let mut writes = Pipeline::new(conn);
     writes.push(&job_attempt::Entity::insert(attempt).into_query());
     let mut am = job::ActiveModel {
         updated_at: Set(now),
@@ -165,7 +165,7 @@ pub async fn settle(
             .filter(job::Column::Attempts.eq(j.attempts))
             .into_query(),
     );
-    writes.run(conn).await
+    writes
 }
 
 /// Makes a dead, cancelled or bounced job run again now (admin "retry"); attempts start over.

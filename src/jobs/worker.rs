@@ -93,18 +93,12 @@ async fn run_one<H: Handler>(ctx: &Ctx, handler: &H, j: job::Model, timeout: Dur
     }
     let now = ctx.clock.now_micros();
     let base = ctx.config.job_backoff_secs;
-    let id = j.id;
     // The attempt row and the job's new state commit together; on SQLite the settles of a
     // batch share a durable commit with the request writes queued at the same time.
-    let settled = ctx
-        .db
-        .group
-        .run(move |txn| {
-            Box::pin(async move { queue::settle(txn, &j, &outcome, started, now, base).await })
-        })
-        .await;
+    let writes = queue::settle_writes(ctx.db.backend, &j, &outcome, started, now, base);
+    let settled = ctx.db.group.run_pipeline(writes).await;
     if let Err(e) = settled {
         // The lease will expire and the job run again; deliveries carry idempotency keys.
-        tracing::error!(job = id, error = %e, "could not record job outcome");
+        tracing::error!(job = j.id, error = %e, "could not record job outcome");
     }
 }

@@ -153,10 +153,7 @@ pub async fn run(ctx: &Ctx, j: &job::Model) -> Result<Outcome> {
     let n = deliveries.len();
     jobs::queue_all(&mut writes, deliveries, now);
     if !writes.is_empty() {
-        ctx.db
-            .group
-            .run(move |txn| Box::pin(async move { writes.run(txn).await }))
-            .await?;
+        ctx.db.group.run_pipeline(writes).await?;
     }
     Ok(Outcome::Done(format!("{n} deliveries enqueued")))
 }
