@@ -47,7 +47,11 @@ impl GroupCommit {
     /// statements is a hand-off to the connection's thread and back, and on the shared runtime
     /// every "back" waited in the run queue behind all the requests in flight, which left the
     /// single writer idle two thirds of the time under load.
-    pub fn batching(conn: DatabaseConnection) -> std::io::Result<GroupCommit> {
+    /// Between batches it serves the checkpointer's requests to start the WAL over.
+    pub fn batching(
+        conn: DatabaseConnection,
+        restart: super::checkpoint::WalRestart,
+    ) -> std::io::Result<GroupCommit> {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -55,7 +59,7 @@ impl GroupCommit {
         let writer_conn = conn.clone();
         std::thread::Builder::new()
             .name("triage-writer".into())
-            .spawn(move || runtime.block_on(writer(writer_conn, rx)))?;
+            .spawn(move || runtime.block_on(writer(writer_conn, rx, restart)))?;
         Ok(GroupCommit {
             conn,
             queue: Some(tx),
@@ -139,7 +143,11 @@ fn stopped() -> Error {
     Error::Internal(anyhow::anyhow!("the database writer has stopped"))
 }
 
-async fn writer(conn: DatabaseConnection, mut rx: mpsc::Receiver<Request>) {
+async fn writer(
+    conn: DatabaseConnection,
+    mut rx: mpsc::Receiver<Request>,
+    restart: super::checkpoint::WalRestart,
+) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -162,6 +170,9 @@ async fn writer(conn: DatabaseConnection, mut rx: mpsc::Receiver<Request>) {
         }
         if !direct.is_empty() {
             super::group_direct::run_batch(&conn, direct).await;
+        }
+        if restart.take() {
+            super::group_direct::restart_wal(&conn).await;
         }
     }
 }

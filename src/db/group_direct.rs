@@ -6,6 +6,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::ptr::NonNull;
+use std::time::Duration;
 
 use rusqlite::Connection;
 use rusqlite::ffi::sqlite3;
@@ -35,6 +36,38 @@ pub(super) async fn run_batch(conn: &DatabaseConnection, batch: Vec<(DirectWork,
     drop(pooled);
     for (reply, out) in answers {
         let _ = reply.send(out);
+    }
+}
+
+/// How long a WAL restart waits for readers still on the old WAL before giving up (it is
+/// asked again half a second later): writes wait meanwhile.
+const RESTART_PATIENCE: Duration = Duration::from_millis(100);
+
+/// Runs a RESTART checkpoint on the write connection, between two batches, so the next write
+/// starts the WAL over (see `db::checkpoint`).
+pub(super) async fn restart_wal(conn: &DatabaseConnection) {
+    if conn.get_database_backend() != DatabaseBackend::Sqlite {
+        return;
+    }
+    let Ok(mut pooled) = conn.get_sqlite_connection_pool().acquire().await else {
+        return;
+    };
+    let Ok(mut locked) = pooled.lock_handle().await else {
+        return;
+    };
+    // SAFETY: as in `on_handle`.
+    let Ok(db) = (unsafe { Connection::from_handle(locked.as_raw_handle().as_ptr()) }) else {
+        return;
+    };
+    let _ = db.busy_timeout(RESTART_PATIENCE);
+    let done = db.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+    });
+    let _ = db.busy_timeout(super::BUSY_TIMEOUT);
+    match done {
+        Ok((0, frames)) => tracing::debug!(frames, "WAL started over"),
+        Ok((_, frames)) => tracing::debug!(frames, "WAL restart waited too long for readers"),
+        Err(e) => tracing::warn!(error = %e, "WAL restart failed"),
     }
 }
 
@@ -133,7 +166,7 @@ mod tests {
         conn.execute_unprepared("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)")
             .await
             .expect("table");
-        let group = GroupCommit::batching(conn.clone()).expect("writer");
+        let group = GroupCommit::batching(conn.clone(), Default::default()).expect("writer");
         (conn, group)
     }
 

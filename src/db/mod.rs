@@ -29,6 +29,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use std::str::FromStr;
 use std::time::Duration;
 
+/// How long a SQLite connection waits for a lock another connection holds.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The connections the app uses: writes go to `write`, plain reads to `read`.
 #[derive(Clone)]
 pub struct Db {
@@ -99,14 +102,19 @@ impl Db {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(synchronous)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
+            .busy_timeout(BUSY_TIMEOUT)
             .pragma("cache_size", "-32000");
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            // The writer never stops to checkpoint; `checkpoint::run` does it beside it.
-            .connect_with(opts.clone().pragma("wal_autocheckpoint", "0"))
+            // The writer never stops to checkpoint; `checkpoint::run` does it beside it. A WAL
+            // started over keeps its file, cut back to 64 MB.
+            .connect_with(
+                opts.clone()
+                    .pragma("wal_autocheckpoint", "0")
+                    .pragma("journal_size_limit", "67108864"),
+            )
             .await?;
         let file = opts.get_filename().to_path_buf();
         let readers = SqlitePoolOptions::new()
@@ -114,11 +122,12 @@ impl Db {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts)
             .await?;
-        tokio::spawn(checkpoint::run(readers.clone()));
+        let restart = checkpoint::WalRestart::default();
+        tokio::spawn(checkpoint::run(readers.clone(), restart.clone()));
         let direct = direct_reads(&file);
         let write = SqlxSqliteConnector::from_sqlx_sqlite_pool(writer);
         Ok(Db {
-            group: group::GroupCommit::batching(write.clone())?,
+            group: group::GroupCommit::batching(write.clone(), restart)?,
             write,
             read: SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
             backend: DatabaseBackend::Sqlite,

@@ -44,10 +44,18 @@ pub async fn claim(db: &Db, now: i64, lease_us: i64, limit: u32) -> Result<Vec<j
         DatabaseBackend::Postgres => " FOR UPDATE SKIP LOCKED",
         _ => "",
     };
+    // Due jobs and expired leases are looked up apart, each in `jobs_claim_idx` order with its
+    // own limit: as one OR the planner collects every due job and sorts them all, which made
+    // each claim cost as much as the whole backlog (300,000 queued jobs: most of a core).
     let sql = format!(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_until = $1, updated_at = $2 \
-         WHERE id IN (SELECT id FROM jobs WHERE (status = 'queued' AND run_at <= $2) \
-            OR (status = 'running' AND locked_until < $2) ORDER BY run_at, id LIMIT $3{lock}) \
+         WHERE id IN (SELECT id FROM ( \
+            SELECT * FROM (SELECT id, run_at FROM jobs WHERE status = 'queued' AND run_at <= $2 \
+                ORDER BY run_at, id LIMIT $3{lock}) AS due \
+            UNION ALL \
+            SELECT * FROM (SELECT id, run_at FROM jobs WHERE status = 'running' AND locked_until < $2 \
+                ORDER BY run_at, id LIMIT $3{lock}) AS expired \
+         ) AS claimable ORDER BY run_at, id LIMIT $3) \
          RETURNING *"
     );
     let stmt = Statement::from_sql_and_values(

@@ -17,6 +17,7 @@ mod csat;
 mod direct;
 mod drafts;
 mod errors;
+mod jobs;
 mod mail_corpus;
 mod mail_in;
 mod mail_out;

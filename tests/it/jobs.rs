@@ -1,0 +1,86 @@
+//! The job queue's claim: due jobs in run order and expired leases, nothing else, each once.
+
+use crate::harness::*;
+use crate::on_both;
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use triage::db::entities::job;
+use triage::jobs::queue;
+
+async fn job_row(app: &TestApp, key: &str, status: &str, run_at: i64, locked: Option<i64>) -> i64 {
+    job::ActiveModel {
+        kind: Set("test".into()),
+        channel: Set("event".into()),
+        payload: Set("{}".into()),
+        status: Set(status.into()),
+        attempts: Set(i32::from(status == "running")),
+        max_attempts: Set(8),
+        run_at: Set(run_at),
+        locked_until: Set(locked),
+        idempotency_key: Set(key.into()),
+        created_at: Set(run_at),
+        updated_at: Set(run_at),
+        ..Default::default()
+    }
+    .insert(&app.ctx.db.write)
+    .await
+    .expect("job row")
+    .id
+}
+
+on_both!(
+    claims_due_jobs_in_run_order_and_expired_leases,
+    |backend| async move {
+        let app = TestApp::spawn_with(backend, |c| c.workers = false).await;
+        // Times far in the past, so jobs the app queued itself are not due at `NOW`.
+        const NOW: i64 = 1_000;
+        let late = job_row(&app, "late", "queued", 900, None).await;
+        let first = job_row(&app, "first", "queued", 100, None).await;
+        let expired = job_row(&app, "expired", "running", 300, Some(500)).await;
+        let second = job_row(&app, "second", "queued", 200, None).await;
+        let fourth = job_row(&app, "fourth", "queued", 400, None).await;
+        let future = job_row(&app, "future", "queued", 2_000, None).await;
+        let leased = job_row(&app, "leased", "running", 50, Some(5_000)).await;
+        let finished = job_row(&app, "finished", "done", 10, None).await;
+
+        let ids = |b: &[job::Model]| b.iter().map(|j| j.id).collect::<Vec<_>>();
+        let mut batch = queue::claim(&app.ctx.db, NOW, 10_000, 3)
+            .await
+            .expect("claim");
+        batch.sort_by_key(|j| j.run_at);
+        assert_eq!(
+            ids(&batch),
+            vec![first, second, expired],
+            "the three earliest, lease included"
+        );
+        for j in &batch {
+            assert_eq!(j.status, "running");
+            assert_eq!(j.locked_until, Some(NOW + 10_000));
+        }
+        let again = batch.iter().find(|j| j.id == expired).expect("expired");
+        assert_eq!(again.attempts, 2, "a re-claimed lease counts an attempt");
+
+        let mut rest = queue::claim(&app.ctx.db, NOW, 10_000, 3)
+            .await
+            .expect("claim");
+        rest.sort_by_key(|j| j.run_at);
+        assert_eq!(ids(&rest), vec![fourth, late], "the rest, none twice");
+        assert!(
+            queue::claim(&app.ctx.db, NOW, 10_000, 3)
+                .await
+                .expect("claim")
+                .is_empty()
+        );
+        for (id, status) in [(future, "queued"), (leased, "running"), (finished, "done")] {
+            let row = job::Entity::find_by_id(id)
+                .one(&app.ctx.db.read)
+                .await
+                .expect("read")
+                .expect("row");
+            assert_eq!(
+                (row.status.as_str(), row.updated_at),
+                (status, row.created_at),
+                "job {id}"
+            );
+        }
+    }
+);
