@@ -147,16 +147,25 @@ fn internal(msg: &str) -> Error {
 
 #[cfg(test)]
 mod tests {
+    use super::super::checkpoint::WalRestart;
     use super::super::group::GroupCommit;
     use crate::error::Error;
     use sea_orm::{ConnectionTrait, SqlxSqliteConnector, Statement, TransactionTrait};
     use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
     async fn writer_on_file(dir: &std::path::Path) -> (sea_orm::DatabaseConnection, GroupCommit) {
+        writer_with(dir, Default::default()).await
+    }
+
+    async fn writer_with(
+        dir: &std::path::Path,
+        restart: WalRestart,
+    ) -> (sea_orm::DatabaseConnection, GroupCommit) {
         let opts = SqliteConnectOptions::new()
             .filename(dir.join("t.db"))
             .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal);
+            .journal_mode(SqliteJournalMode::Wal)
+            .pragma("wal_autocheckpoint", "0");
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(opts)
@@ -166,7 +175,7 @@ mod tests {
         conn.execute_unprepared("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)")
             .await
             .expect("table");
-        let group = GroupCommit::batching(conn.clone(), Default::default()).expect("writer");
+        let group = GroupCommit::batching(conn.clone(), restart).expect("writer");
         (conn, group)
     }
 
@@ -256,5 +265,48 @@ mod tests {
         for want in ["orm write", "own txn", "direct again"] {
             assert!(got.iter().any(|n| n == want), "{want} in {got:?}");
         }
+    }
+
+    /// Frames in the WAL, read from a connection of its own (a checkpoint copies them).
+    fn wal_frames(dir: &std::path::Path) -> i64 {
+        let db = rusqlite::Connection::open(dir.join("t.db")).expect("open");
+        db.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+            .expect("checkpoint")
+    }
+
+    #[tokio::test]
+    async fn a_requested_restart_starts_the_wal_over() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let restart = WalRestart::default();
+        let (_conn, group) = writer_with(dir.path(), restart.clone()).await;
+        for i in 0..100 {
+            let name = format!("row {i}");
+            group
+                .run_direct(move |db| insert(db, &name))
+                .await
+                .expect("write");
+        }
+        // Served after the next batch; the write after that starts the WAL from its beginning
+        // (nothing else checkpoints here: as in production, the writer never does by itself).
+        restart.request();
+        for name in ["served", "after"] {
+            group
+                .run_direct(move |db| insert(db, name))
+                .await
+                .expect("write");
+        }
+        let after = wal_frames(dir.path());
+        assert!(after < 10, "{after} frames in the WAL after the restart");
+        assert!(!restart.take(), "the request was taken");
+        // Without a request the WAL keeps every commit's frames.
+        for i in 0..20 {
+            let name = format!("more {i}");
+            group
+                .run_direct(move |db| insert(db, &name))
+                .await
+                .expect("write");
+        }
+        let grown = wal_frames(dir.path());
+        assert!(grown >= 20, "one commit per write: {grown} frames");
     }
 }
