@@ -132,6 +132,17 @@ async fn submit<T: 'static>(queue: &mpsc::Sender<Request>, work: Work) -> Result
         .map_err(|_| Error::Internal(anyhow::anyhow!("group commit: result of the wrong type")))
 }
 
+/// The statement that opens the next write's savepoint. One name is reused: releasing the
+/// last write's and opening the next one's is a single call, and COMMIT keeps whatever the
+/// last savepoint holds.
+pub(super) fn savepoint(one_open: bool) -> &'static str {
+    if one_open {
+        "RELEASE triage_write; SAVEPOINT triage_write"
+    } else {
+        "SAVEPOINT triage_write"
+    }
+}
+
 /// Answers every write of a batch that could not start with the same error.
 pub(super) fn fail_all<W>(batch: Vec<(W, Reply)>, msg: &str) {
     for (_, reply) in batch {
@@ -183,16 +194,9 @@ async fn run_batch(conn: &DatabaseConnection, batch: Vec<(OrmWork, Reply)>) {
         Err(e) => return fail_all(batch, &e.to_string()),
     };
     let mut answers = Vec::with_capacity(batch.len());
-    // One savepoint name reused: releasing the last write's and opening the next one's is a
-    // single call, and COMMIT keeps whatever the last savepoint holds.
     let mut open = false;
     for (work, reply) in batch {
-        let mark = if open {
-            "RELEASE triage_write; SAVEPOINT triage_write"
-        } else {
-            "SAVEPOINT triage_write"
-        };
-        let out = match txn.execute_unprepared(mark).await {
+        let out = match txn.execute_unprepared(savepoint(open)).await {
             Ok(_) => {
                 open = true;
                 // A panic in one write must not take the writer (and every later write) down.

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use rusqlite::ffi::sqlite3;
 use sea_orm::{DatabaseBackend, DatabaseConnection};
 
-use super::group::{DirectWork, Outcome, Reply, fail_all};
+use super::group::{DirectWork, Outcome, Reply, fail_all, savepoint};
 use crate::error::Error;
 
 /// Runs `batch` in one transaction on the write connection's handle, answering every write
@@ -78,13 +78,7 @@ fn on_handle(raw: NonNull<sqlite3>, batch: Vec<(DirectWork, Reply)>) -> Vec<(Rep
     // statements it prepares) is dropped before this function returns.
     let db = match unsafe { Connection::from_handle(raw.as_ptr()) } {
         Ok(db) => db,
-        Err(e) => {
-            let msg = e.to_string();
-            return batch
-                .into_iter()
-                .map(|(_, reply)| (reply, Err(internal(&msg))))
-                .collect();
-        }
+        Err(e) => return unanswered(batch, &e.to_string()),
     };
     db.set_prepared_statement_cache_capacity(64);
     let answers = in_transaction(&db, batch);
@@ -97,21 +91,12 @@ fn on_handle(raw: NonNull<sqlite3>, batch: Vec<(DirectWork, Reply)>) -> Vec<(Rep
 
 fn in_transaction(db: &Connection, batch: Vec<(DirectWork, Reply)>) -> Vec<(Reply, Outcome)> {
     if let Err(e) = db.execute_batch("BEGIN IMMEDIATE") {
-        let msg = e.to_string();
-        return batch
-            .into_iter()
-            .map(|(_, reply)| (reply, Err(internal(&msg))))
-            .collect();
+        return unanswered(batch, &e.to_string());
     }
     let mut answers = Vec::with_capacity(batch.len());
     let mut open = false;
     for (work, reply) in batch {
-        let mark = if open {
-            "RELEASE triage_write; SAVEPOINT triage_write"
-        } else {
-            "SAVEPOINT triage_write"
-        };
-        let out = match db.execute_batch(mark) {
+        let out = match db.execute_batch(savepoint(open)) {
             Ok(()) => {
                 open = true;
                 // A panic in one write must not take the writer (and every later write) down.
@@ -139,6 +124,14 @@ fn in_transaction(db: &Connection, batch: Vec<(DirectWork, Reply)>) -> Vec<(Repl
                 .collect()
         }
     }
+}
+
+/// The same error for every write of a batch that could not start.
+fn unanswered(batch: Vec<(DirectWork, Reply)>, msg: &str) -> Vec<(Reply, Outcome)> {
+    batch
+        .into_iter()
+        .map(|(_, reply)| (reply, Err(internal(msg))))
+        .collect()
 }
 
 fn internal(msg: &str) -> Error {
