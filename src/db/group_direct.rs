@@ -5,11 +5,9 @@
 //! write connection, these batches queue behind other writes exactly as sea-orm ones do.
 
 use std::panic::AssertUnwindSafe;
-use std::ptr::NonNull;
 use std::time::Duration;
 
 use rusqlite::Connection;
-use rusqlite::ffi::sqlite3;
 use sea_orm::{DatabaseBackend, DatabaseConnection};
 
 use super::group::{DirectWork, Outcome, Reply, fail_all, savepoint};
@@ -18,24 +16,17 @@ use crate::error::Error;
 /// Runs `batch` in one transaction on the write connection's handle, answering every write
 /// once the transaction is committed (or with the error that stopped it).
 pub(super) async fn run_batch(conn: &DatabaseConnection, batch: Vec<(DirectWork, Reply)>) {
-    if conn.get_database_backend() != DatabaseBackend::Sqlite {
-        return fail_all(batch, "direct writes need SQLite");
-    }
-    let mut pooled = match conn.get_sqlite_connection_pool().acquire().await {
-        Ok(c) => c,
-        Err(e) => return fail_all(batch, &e.to_string()),
-    };
-    let mut locked = match pooled.lock_handle().await {
-        Ok(l) => l,
-        Err(e) => return fail_all(batch, &e.to_string()),
-    };
-    // The lock keeps sqlx's worker off the handle until `locked` drops, after `on_handle`
-    // has returned and every statement it prepared is finalized.
-    let answers = on_handle(locked.as_raw_handle(), batch);
-    drop(locked);
-    drop(pooled);
-    for (reply, out) in answers {
-        let _ = reply.send(out);
+    let mut pending = Some(batch);
+    let ran = on_write_handle(conn, |db| {
+        in_transaction(db, pending.take().unwrap_or_default())
+    });
+    match ran.await {
+        Ok(answers) => {
+            for (reply, out) in answers {
+                let _ = reply.send(out);
+            }
+        }
+        Err(msg) => fail_all(pending.unwrap_or_default(), &msg),
     }
 }
 
@@ -46,47 +37,52 @@ const RESTART_PATIENCE: Duration = Duration::from_millis(100);
 /// Runs a RESTART checkpoint on the write connection, between two batches, so the next write
 /// starts the WAL over (see `db::checkpoint`).
 pub(super) async fn restart_wal(conn: &DatabaseConnection) {
-    if conn.get_database_backend() != DatabaseBackend::Sqlite {
-        return;
-    }
-    let Ok(mut pooled) = conn.get_sqlite_connection_pool().acquire().await else {
-        return;
-    };
-    let Ok(mut locked) = pooled.lock_handle().await else {
-        return;
-    };
-    // SAFETY: as in `on_handle`.
-    let Ok(db) = (unsafe { Connection::from_handle(locked.as_raw_handle().as_ptr()) }) else {
-        return;
-    };
-    let _ = db.busy_timeout(RESTART_PATIENCE);
-    let done = db.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+    let done = on_write_handle(conn, |db| {
+        let _ = db.busy_timeout(RESTART_PATIENCE);
+        let done = db.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        });
+        let _ = db.busy_timeout(super::BUSY_TIMEOUT);
+        done.map_err(|e| e.to_string())
     });
-    let _ = db.busy_timeout(super::BUSY_TIMEOUT);
-    match done {
+    match done.await.and_then(|d| d) {
         Ok((0, frames)) => tracing::debug!(frames, "WAL started over"),
         Ok((_, frames)) => tracing::debug!(frames, "WAL restart waited too long for readers"),
         Err(e) => tracing::warn!(error = %e, "WAL restart failed"),
     }
 }
 
-fn on_handle(raw: NonNull<sqlite3>, batch: Vec<(DirectWork, Reply)>) -> Vec<(Reply, Outcome)> {
-    // SAFETY: sqlx opened this handle and keeps it open while its connection lives; the lock
-    // guard held by the caller gives this thread sole use of it for the duration of the call.
-    // `from_handle` never closes the handle, and the connection built on it (with the
-    // statements it prepares) is dropped before this function returns.
-    let db = match unsafe { Connection::from_handle(raw.as_ptr()) } {
-        Ok(db) => db,
-        Err(e) => return unanswered(batch, &e.to_string()),
-    };
+/// Runs `f` on the write connection's own SQLite handle, borrowed from sqlx, and hands the
+/// handle back outside any transaction; an error says why the handle could not be had.
+async fn on_write_handle<T>(
+    conn: &DatabaseConnection,
+    f: impl FnOnce(&Connection) -> T,
+) -> Result<T, String> {
+    if conn.get_database_backend() != DatabaseBackend::Sqlite {
+        return Err("direct writes need SQLite".into());
+    }
+    let text = |e: sqlx::Error| e.to_string();
+    let mut pooled = conn
+        .get_sqlite_connection_pool()
+        .acquire()
+        .await
+        .map_err(text)?;
+    let mut locked = pooled.lock_handle().await.map_err(text)?;
+    // SAFETY: sqlx opened this handle and keeps it open while its connection lives, and the
+    // lock guard `locked` keeps sqlx's worker off it until it drops. `from_handle` never
+    // closes the handle, and `db` (with every statement it prepared) is dropped before
+    // `locked` is.
+    let db = unsafe { Connection::from_handle(locked.as_raw_handle().as_ptr()) }
+        .map_err(|e| e.to_string())?;
     db.set_prepared_statement_cache_capacity(64);
-    let answers = in_transaction(&db, batch);
+    let out = f(&db);
     // Whatever happened, sqlx must get the connection back outside any transaction.
     if !db.is_autocommit() {
         let _ = db.execute_batch("ROLLBACK");
     }
-    answers
+    drop(db);
+    drop(locked);
+    Ok(out)
 }
 
 fn in_transaction(db: &Connection, batch: Vec<(DirectWork, Reply)>) -> Vec<(Reply, Outcome)> {
@@ -260,6 +256,16 @@ mod tests {
         }
     }
 
+    /// One direct write (and so one commit) per name, one after the other.
+    async fn write_each(group: &GroupCommit, names: impl IntoIterator<Item = String>) {
+        for name in names {
+            group
+                .run_direct(move |db| insert(db, &name))
+                .await
+                .expect("write");
+        }
+    }
+
     /// Frames in the WAL, read from a connection of its own (a checkpoint copies them).
     fn wal_frames(dir: &std::path::Path) -> i64 {
         let db = rusqlite::Connection::open(dir.join("t.db")).expect("open");
@@ -272,33 +278,16 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let restart = WalRestart::default();
         let (_conn, group) = writer_with(dir.path(), restart.clone()).await;
-        for i in 0..100 {
-            let name = format!("row {i}");
-            group
-                .run_direct(move |db| insert(db, &name))
-                .await
-                .expect("write");
-        }
+        write_each(&group, (0..100).map(|i| format!("row {i}"))).await;
         // Served after the next batch; the write after that starts the WAL from its beginning
         // (nothing else checkpoints here: as in production, the writer never does by itself).
         restart.request();
-        for name in ["served", "after"] {
-            group
-                .run_direct(move |db| insert(db, name))
-                .await
-                .expect("write");
-        }
+        write_each(&group, ["served".into(), "after".into()]).await;
         let after = wal_frames(dir.path());
         assert!(after < 10, "{after} frames in the WAL after the restart");
         assert!(!restart.take(), "the request was taken");
         // Without a request the WAL keeps every commit's frames.
-        for i in 0..20 {
-            let name = format!("more {i}");
-            group
-                .run_direct(move |db| insert(db, &name))
-                .await
-                .expect("write");
-        }
+        write_each(&group, (0..20).map(|i| format!("more {i}"))).await;
         let grown = wal_frames(dir.path());
         assert!(grown >= 20, "one commit per write: {grown} frames");
     }

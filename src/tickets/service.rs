@@ -103,12 +103,12 @@ pub async fn create(ctx: &Ctx, mut input: NewTicket) -> Result<ticket::Model> {
     let c = ctx.clone();
     // Concurrent creations share one durable commit on SQLite (see `db::group`); a plain
     // ticket is written there directly, with no hand-off per statement.
-    if let (true, RequesterInput::Known(requester_id), Some(policy)) = (
-        ctx.db.group.runs_direct() && !checked.auto_assign && input.attachments.is_empty(),
-        &input.requester,
-        &checked.policy,
-    ) {
-        let (requester_id, policy) = (*requester_id, policy.clone());
+    if ctx.db.group.runs_direct()
+        && !checked.auto_assign
+        && input.attachments.is_empty()
+        && let RequesterInput::Known(requester_id) = input.requester
+        && let Some(policy) = checked.policy.clone()
+    {
         return ctx
             .db
             .group
