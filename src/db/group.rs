@@ -51,6 +51,7 @@ impl GroupCommit {
     pub fn batching(
         conn: DatabaseConnection,
         restart: super::checkpoint::WalRestart,
+        ends: super::group_direct::BatchEnds,
     ) -> std::io::Result<GroupCommit> {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -59,7 +60,7 @@ impl GroupCommit {
         let writer_conn = conn.clone();
         std::thread::Builder::new()
             .name("triage-writer".into())
-            .spawn(move || runtime.block_on(writer(writer_conn, rx, restart)))?;
+            .spawn(move || runtime.block_on(writer(writer_conn, rx, restart, ends)))?;
         Ok(GroupCommit {
             conn,
             queue: Some(tx),
@@ -158,6 +159,7 @@ async fn writer(
     conn: DatabaseConnection,
     mut rx: mpsc::Receiver<Request>,
     restart: super::checkpoint::WalRestart,
+    ends: super::group_direct::BatchEnds,
 ) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -180,7 +182,7 @@ async fn writer(
             run_batch(&conn, orm).await;
         }
         if !direct.is_empty() {
-            super::group_direct::run_batch(&conn, direct).await;
+            super::group_direct::run_batch(&conn, ends, direct).await;
         }
         if restart.take() {
             super::group_direct::restart_wal(&conn).await;

@@ -13,12 +13,34 @@ use sea_orm::{DatabaseBackend, DatabaseConnection};
 use super::group::{DirectWork, Outcome, Reply, fail_all, savepoint};
 use crate::error::Error;
 
+/// Statements the writer runs in every direct batch's transaction: `open` right after
+/// `BEGIN`, `close` after the last write and before `COMMIT` (see `schema_search::DIRECT_BATCH`).
+#[derive(Clone, Copy, Debug)]
+pub struct BatchEnds {
+    /// Runs first; when it fails (a schema not migrated yet) the batch runs without `close`.
+    pub open: &'static str,
+    /// Runs last; when it fails the whole batch is rolled back.
+    pub close: &'static str,
+}
+
+impl BatchEnds {
+    /// Nothing around the writes.
+    pub const NONE: BatchEnds = BatchEnds {
+        open: "",
+        close: "",
+    };
+}
+
 /// Runs `batch` in one transaction on the write connection's handle, answering every write
 /// once the transaction is committed (or with the error that stopped it).
-pub(super) async fn run_batch(conn: &DatabaseConnection, batch: Vec<(DirectWork, Reply)>) {
+pub(super) async fn run_batch(
+    conn: &DatabaseConnection,
+    ends: BatchEnds,
+    batch: Vec<(DirectWork, Reply)>,
+) {
     let mut pending = Some(batch);
     let ran = on_write_handle(conn, |db| {
-        in_transaction(db, pending.take().unwrap_or_default())
+        in_transaction(db, ends, pending.take().unwrap_or_default())
     });
     match ran.await {
         Ok(answers) => {
@@ -85,10 +107,21 @@ async fn on_write_handle<T>(
     Ok(out)
 }
 
-fn in_transaction(db: &Connection, batch: Vec<(DirectWork, Reply)>) -> Vec<(Reply, Outcome)> {
+fn in_transaction(
+    db: &Connection,
+    ends: BatchEnds,
+    batch: Vec<(DirectWork, Reply)>,
+) -> Vec<(Reply, Outcome)> {
     if let Err(e) = db.execute_batch("BEGIN IMMEDIATE") {
         return unanswered(batch, &e.to_string());
     }
+    let closes = match db.execute_batch(ends.open) {
+        Ok(()) => !ends.close.is_empty(),
+        Err(e) => {
+            tracing::warn!(error = %e, "direct batch runs without its closing statement");
+            false
+        }
+    };
     let mut answers = Vec::with_capacity(batch.len());
     let mut open = false;
     for (work, reply) in batch {
@@ -110,7 +143,12 @@ fn in_transaction(db: &Connection, batch: Vec<(DirectWork, Reply)>) -> Vec<(Repl
         };
         answers.push((reply, out));
     }
-    match db.execute_batch("COMMIT") {
+    let closed = if closes {
+        db.execute_batch(ends.close)
+    } else {
+        Ok(())
+    };
+    match closed.and_then(|()| db.execute_batch("COMMIT")) {
         Ok(()) => answers,
         Err(e) => {
             let msg = format!("commit failed: {e}");
@@ -164,7 +202,8 @@ mod tests {
         conn.execute_unprepared("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)")
             .await
             .expect("table");
-        let group = GroupCommit::batching(conn.clone(), restart).expect("writer");
+        let group =
+            GroupCommit::batching(conn.clone(), restart, super::BatchEnds::NONE).expect("writer");
         (conn, group)
     }
 

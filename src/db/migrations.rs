@@ -213,6 +213,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: super::schema_search::SQLITE,
         postgres: &[],
     },
+    Migration {
+        version: 11,
+        name: "search index written once per direct batch",
+        common: &[],
+        sqlite: super::schema_search::DEFERRED,
+        postgres: &[],
+    },
 ];
 
 /// Applies every pending migration; safe to call from several processes at once.

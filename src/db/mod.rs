@@ -127,7 +127,11 @@ impl Db {
         let direct = direct_reads(&file);
         let write = SqlxSqliteConnector::from_sqlx_sqlite_pool(writer);
         Ok(Db {
-            group: group::GroupCommit::batching(write.clone(), restart)?,
+            group: group::GroupCommit::batching(
+                write.clone(),
+                restart,
+                schema_search::DIRECT_BATCH,
+            )?,
             write,
             read: SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
             backend: DatabaseBackend::Sqlite,

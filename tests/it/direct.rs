@@ -2,6 +2,7 @@
 //! rusqlite connections on the calling thread; they must return exactly what the pool returns.
 
 use crate::harness::*;
+use sea_orm::ConnectionTrait;
 use serde_json::json;
 use std::collections::BTreeMap;
 use triage::auth::Actor;
@@ -88,16 +89,19 @@ async fn direct_reads_return_what_the_pool_returns() {
         Actor {
             id: admin_id,
             name: "Ada".into(),
+            email: "ada@example.test".into(),
             role: Role::Admin,
         },
         Actor {
             id: agent_id,
             name: "Pia".into(),
+            email: "pia@example.test".into(),
             role: Role::Agent,
         },
         Actor {
             id: customer_id,
             name: "Cy".into(),
+            email: "cy@example.test".into(),
             role: Role::Customer,
         },
     ];
@@ -244,4 +248,98 @@ async fn direct_reads_see_every_acknowledged_write_at_once() {
         "{}",
         page.text
     );
+}
+
+/// Ids on one page of `GET /api/v1/tickets?q=…`.
+async fn found(app: &TestApp, token: &str, q: &str) -> Vec<i64> {
+    let page = app
+        .get(&format!("/api/v1/tickets?limit=100&q={q}"), token)
+        .await;
+    page.ok(200)["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|t| t["id"].as_i64())
+        .collect()
+}
+
+/// Direct batches index their new tickets with one statement before the commit
+/// (`schema_search::DIRECT_BATCH`): each ticket must be found the moment its 201 arrives, edits
+/// must follow, and the index must match the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickets_of_direct_batches_are_found_at_once() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_, admin) = app.user(Role::Admin, "Ada").await;
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let (app_base, admin) = (app.base.clone(), admin.clone());
+        tasks.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut made = Vec::new();
+            for j in 0..10 {
+                let word = format!("quokka{i}x{j}");
+                let created: serde_json::Value = client
+                    .post(format!("{app_base}/api/v1/tickets"))
+                    .bearer_auth(&admin)
+                    .json(&json!({"subject": format!("Printer {word} jammed"), "description": "Paper everywhere.",
+                                  "category": "technical", "priority": "low"}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let id = created["id"].as_i64().expect("created");
+                let page: serde_json::Value = client
+                    .get(format!("{app_base}/api/v1/tickets?q={word}"))
+                    .bearer_auth(&admin)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let ids: Vec<i64> = page["data"]
+                    .as_array()
+                    .expect("data")
+                    .iter()
+                    .filter_map(|t| t["id"].as_i64())
+                    .collect();
+                assert_eq!(ids, vec![id], "{word} found at once");
+                made.push(id);
+            }
+            made
+        }));
+    }
+    let made: Vec<i64> = joined(tasks).await.into_iter().flatten().collect();
+    assert_eq!(found(&app, &admin, "jammed").await.len(), 80);
+    // An edit moves the ticket from its old words to its new ones.
+    app.patch(
+        &format!("/api/v1/tickets/{}", made[17]),
+        &admin,
+        json!({"subject": "Scanner wombat"}),
+    )
+    .await
+    .ok(200);
+    assert_eq!(found(&app, &admin, "wombat").await, vec![made[17]]);
+    assert!(found(&app, &admin, "quokka1x7").await.is_empty());
+    assert_eq!(found(&app, &admin, "jammed").await.len(), 79);
+    let db = &app.ctx.db.write;
+    let left = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Sqlite,
+            "SELECT (SELECT count(*) FROM search_pending) + (SELECT count(*) FROM search_defer)",
+        ))
+        .await
+        .expect("read")
+        .expect("row")
+        .try_get_by_index::<i64>(0)
+        .expect("count");
+    assert_eq!(left, 0, "nothing left listed or flagged after the commits");
+    // FTS5 compares every indexed term with the ticket table's text.
+    db.execute_unprepared(
+        "INSERT INTO tickets_fts(tickets_fts, rank) VALUES ('integrity-check', 1)",
+    )
+    .await
+    .expect("the index matches the tickets");
 }
