@@ -217,7 +217,12 @@ pub async fn create(
         attachments: files,
     };
     let t = match conversation {
-        None => service::create(&s.ctx, new).await?,
+        None => {
+            return Ok((
+                StatusCode::CREATED,
+                Json(service::create_viewed(&s.ctx, &a, new).await?),
+            ));
+        }
         // Drafted from a chat: the ticket and the link are one write.
         Some(id) => {
             let txn = s.ctx.db.begin().await?;

@@ -15,6 +15,8 @@ pub struct Actor {
     pub id: i64,
     /// Display name.
     pub name: String,
+    /// Sign-in e-mail (a new ticket's view shows it for its requester without reading it back).
+    pub email: String,
     /// Current role (read from the database on every request, so demotions apply at once).
     pub role: Role,
 }

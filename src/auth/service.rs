@@ -207,6 +207,7 @@ struct Account {
     name: String,
     role: String,
     active: bool,
+    email: String,
 }
 
 impl FromCells for Account {
@@ -216,6 +217,7 @@ impl FromCells for Account {
             name: row.at(1)?,
             role: row.at(2)?,
             active: row.at(3)?,
+            email: row.at(4)?,
         })
     }
 }
@@ -231,8 +233,8 @@ impl FromCells for TokenAccount {
     fn from_cells(row: &impl Cells) -> std::result::Result<Self, DbErr> {
         Ok(TokenAccount {
             account: Account::from_cells(row)?,
-            token_id: row.at(4)?,
-            last_used_at: row.at(5)?,
+            token_id: row.at(5)?,
+            last_used_at: row.at(6)?,
         })
     }
 }
@@ -243,7 +245,7 @@ async fn token_actor(ctx: &Ctx, bearer: &str, now: i64) -> Result<Actor> {
         .db
         .read_one(Statement::from_sql_and_values(
             ctx.db.backend,
-            "SELECT u.id, u.name, u.role, u.active, t.id, t.last_used_at \
+            "SELECT u.id, u.name, u.role, u.active, u.email, t.id, t.last_used_at \
              FROM api_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
             [hash_token(bearer).into()],
@@ -271,6 +273,7 @@ fn active_actor(a: Account) -> Result<Actor> {
     Ok(Actor {
         id: a.id,
         name: a.name,
+        email: a.email,
         role: Role::parse(&a.role).unwrap_or(Role::Customer),
     })
 }
@@ -281,7 +284,7 @@ pub async fn live_actor(ctx: &Ctx, user_id: i64) -> Result<Actor> {
         .db
         .read_one(Statement::from_sql_and_values(
             ctx.db.backend,
-            "SELECT id, name, role, active FROM users WHERE id = $1",
+            "SELECT id, name, role, active, email FROM users WHERE id = $1",
             [user_id.into()],
         ))
         .await?

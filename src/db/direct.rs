@@ -39,6 +39,19 @@ pub trait FromCells: Sized {
     fn from_cells(row: &impl Cells) -> Result<Self, DbErr>;
 }
 
+/// Implements [`FromCells`] for the `Model` of the entity module it is used in, reading each
+/// field at the position of its `Column` variant: the order `Entity::find()` selects them in.
+macro_rules! cells_by_column {
+    ($($field:ident: $column:ident),+ $(,)?) => {
+        impl crate::db::direct::FromCells for Model {
+            fn from_cells(row: &impl crate::db::direct::Cells) -> Result<Self, DbErr> {
+                Ok(Model { $($field: row.at(Column::$column as usize)?),+ })
+            }
+        }
+    };
+}
+pub(crate) use cells_by_column;
+
 /// A one-column row.
 impl FromCells for i64 {
     fn from_cells(row: &impl Cells) -> Result<Self, DbErr> {
@@ -154,7 +167,9 @@ impl DirectReads {
     }
 }
 
-fn query<D: Decode>(
+/// Every row of `stmt` on `conn`, decoded (a claim's `UPDATE … RETURNING` on the writer's
+/// handle, too); statements are prepared once per connection.
+pub fn query<D: Decode>(
     conn: &Connection,
     stmt: &Statement,
     decoder: &D,

@@ -25,6 +25,20 @@ pub mod user {
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
     impl ActiveModelBehavior for ActiveModel {}
+
+    crate::db::direct::cells_by_column! {
+        id: Id,
+        email: Email,
+        name: Name,
+        role: Role,
+        password_hash: PasswordHash,
+        active: Active,
+        away: Away,
+        last_assigned_at: LastAssignedAt,
+        created_at: CreatedAt,
+        updated_at: UpdatedAt,
+        capacity: Capacity,
+    }
 }
 
 /// Rotating refresh tokens, grouped in families for reuse detection.
@@ -147,41 +161,36 @@ pub mod ticket {
     /// How many columns `Entity::find()` selects (extra columns come after them).
     pub const COLUMNS: usize = Column::SlaNextAt as usize + 1;
 
-    impl crate::db::direct::FromCells for Model {
-        /// By column position: `Entity::find()` selects the columns in `Column` order.
-        fn from_cells(row: &impl crate::db::direct::Cells) -> Result<Self, DbErr> {
-            Ok(Model {
-                id: row.at(Column::Id as usize)?,
-                number: row.at(Column::Number as usize)?,
-                subject: row.at(Column::Subject as usize)?,
-                description: row.at(Column::Description as usize)?,
-                category: row.at(Column::Category as usize)?,
-                priority: row.at(Column::Priority as usize)?,
-                priority_rank: row.at(Column::PriorityRank as usize)?,
-                status: row.at(Column::Status as usize)?,
-                requester_id: row.at(Column::RequesterId as usize)?,
-                assignee_id: row.at(Column::AssigneeId as usize)?,
-                channel: row.at(Column::Channel as usize)?,
-                page_url: row.at(Column::PageUrl as usize)?,
-                browser_info: row.at(Column::BrowserInfo as usize)?,
-                ip: row.at(Column::Ip as usize)?,
-                conversation_id: row.at(Column::ConversationId as usize)?,
-                merged_into: row.at(Column::MergedInto as usize)?,
-                resolution: row.at(Column::Resolution as usize)?,
-                created_at: row.at(Column::CreatedAt as usize)?,
-                updated_at: row.at(Column::UpdatedAt as usize)?,
-                first_response_at: row.at(Column::FirstResponseAt as usize)?,
-                resolved_at: row.at(Column::ResolvedAt as usize)?,
-                closed_at: row.at(Column::ClosedAt as usize)?,
-                first_response_due_at: row.at(Column::FirstResponseDueAt as usize)?,
-                resolution_due_at: row.at(Column::ResolutionDueAt as usize)?,
-                follow_up_of: row.at(Column::FollowUpOf as usize)?,
-                sla_paused_at: row.at(Column::SlaPausedAt as usize)?,
-                sla_paused_micros: row.at(Column::SlaPausedMicros as usize)?,
-                sla_alerts: row.at(Column::SlaAlerts as usize)?,
-                sla_next_at: row.at(Column::SlaNextAt as usize)?,
-            })
-        }
+    crate::db::direct::cells_by_column! {
+        id: Id,
+        number: Number,
+        subject: Subject,
+        description: Description,
+        category: Category,
+        priority: Priority,
+        priority_rank: PriorityRank,
+        status: Status,
+        requester_id: RequesterId,
+        assignee_id: AssigneeId,
+        channel: Channel,
+        page_url: PageUrl,
+        browser_info: BrowserInfo,
+        ip: Ip,
+        conversation_id: ConversationId,
+        merged_into: MergedInto,
+        resolution: Resolution,
+        created_at: CreatedAt,
+        updated_at: UpdatedAt,
+        first_response_at: FirstResponseAt,
+        resolved_at: ResolvedAt,
+        closed_at: ClosedAt,
+        first_response_due_at: FirstResponseDueAt,
+        resolution_due_at: ResolutionDueAt,
+        follow_up_of: FollowUpOf,
+        sla_paused_at: SlaPausedAt,
+        sla_paused_micros: SlaPausedMicros,
+        sla_alerts: SlaAlerts,
+        sla_next_at: SlaNextAt,
     }
 }
 
@@ -283,26 +292,65 @@ pub mod job {
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
     impl ActiveModelBehavior for ActiveModel {}
+
+    /// The columns in `Column` order, for a `RETURNING` list read by position.
+    pub fn column_list() -> String {
+        use sea_orm::Iterable;
+        let names: Vec<&str> = Column::iter().map(|c| c.as_str()).collect();
+        names.join(", ")
+    }
+
+    crate::db::direct::cells_by_column! {
+        id: Id,
+        kind: Kind,
+        channel: Channel,
+        target: Target,
+        ticket_id: TicketId,
+        payload: Payload,
+        status: Status,
+        attempts: Attempts,
+        max_attempts: MaxAttempts,
+        run_at: RunAt,
+        locked_until: LockedUntil,
+        last_error: LastError,
+        idempotency_key: IdempotencyKey,
+        created_at: CreatedAt,
+        updated_at: UpdatedAt,
+        finished_at: FinishedAt,
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::ticket;
+    use super::{job, ticket, user};
+    use crate::db::mail_entities::webhook;
     use sea_orm::{DatabaseBackend, EntityTrait, Iterable, QueryTrait};
 
-    #[test]
-    fn a_ticket_select_lists_its_columns_in_column_order() {
-        // `ticket::Model::from_cells` reads by `Column as usize`: that must be the position
-        // in which `Entity::find()` selects each column.
-        let sql = ticket::Entity::find().build(DatabaseBackend::Sqlite).sql;
+    /// `cells_by_column!` reads by `Column as usize`: that must be the position in which
+    /// `Entity::find()` selects each column.
+    fn selects_in_column_order<E: EntityTrait>(table: &str)
+    where
+        E::Column: Iterable + Copy,
+    {
+        let sql = E::find().build(DatabaseBackend::Sqlite).sql;
         let mut from = 0;
-        for (i, c) in ticket::Column::iter().enumerate() {
-            assert_eq!(c as usize, i);
-            let name = format!("\"tickets\".\"{}\"", sea_orm::IdenStatic::as_str(&c));
+        for (i, c) in E::Column::iter().enumerate() {
+            let name = format!("\"{table}\".\"{}\"", sea_orm::IdenStatic::as_str(&c));
             let at = sql[from..]
                 .find(&name)
-                .unwrap_or_else(|| panic!("{name} in order in {sql}"));
+                .unwrap_or_else(|| panic!("column {i}, {name}, in order in {sql}"));
             from += at + name.len();
+        }
+    }
+
+    #[test]
+    fn models_read_by_position_are_selected_in_column_order() {
+        selects_in_column_order::<ticket::Entity>("tickets");
+        selects_in_column_order::<user::Entity>("users");
+        selects_in_column_order::<job::Entity>("jobs");
+        selects_in_column_order::<webhook::Entity>("webhooks");
+        for (i, c) in ticket::Column::iter().enumerate() {
+            assert_eq!(c as usize, i);
         }
         assert_eq!(ticket::COLUMNS, ticket::Column::iter().count());
     }

@@ -49,6 +49,20 @@ pub mod webhook {
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
     impl ActiveModelBehavior for ActiveModel {}
+
+    crate::db::direct::cells_by_column! {
+        id: Id,
+        name: Name,
+        url: Url,
+        kind: Kind,
+        events: Events,
+        secret: Secret,
+        active: Active,
+        rate_per_minute: RatePerMinute,
+        blocked_until: BlockedUntil,
+        created_at: CreatedAt,
+        updated_at: UpdatedAt,
+    }
 }
 
 /// Every Message-ID known to belong to a ticket (received or sent).

@@ -59,6 +59,13 @@ impl Pipeline {
 
     /// Runs the queued statements in order, stopping at the first that fails.
     pub async fn run(self, conn: &impl ConnectionTrait) -> Result<()> {
+        if self.backend == DatabaseBackend::Postgres
+            && self.statements.len() >= 2
+            && let Some(one) = folded_inserts(&self.statements)
+        {
+            conn.execute_raw(one).await?;
+            return Ok(());
+        }
         if self.backend != DatabaseBackend::Sqlite || self.statements.len() < 2 {
             for statement in self.statements {
                 conn.execute_raw(statement).await?;
@@ -83,5 +90,123 @@ impl Pipeline {
         ))
         .await?;
         Ok(())
+    }
+}
+
+/// PostgreSQL statements that are all plain `INSERT … VALUES` as one statement of
+/// data-modifying CTEs, `WITH w0 AS (first), w1 AS (second) last`: one round trip instead of
+/// one each. The parts share a snapshot and run in no set order, which cannot change what
+/// inserts of given values do; anything else (a delete, an update, an insert that reads) is
+/// left to run on its own (`None`).
+fn folded_inserts(statements: &[Statement]) -> Option<Statement> {
+    let plain = |s: &Statement| {
+        let head = s.sql.trim_start();
+        head.starts_with("INSERT ") && !head.contains("SELECT") && !head.contains("RETURNING")
+    };
+    if !statements.iter().all(plain) {
+        return None;
+    }
+    let mut sql = String::from("WITH ");
+    let mut values = Vec::new();
+    let last = statements.len() - 1;
+    for (i, statement) in statements.iter().enumerate() {
+        let text = renumbered(&statement.sql, values.len());
+        if i < last {
+            sql.push_str(&format!("w{i} AS ({text}), "));
+        } else {
+            // The last part is the statement the CTEs hang on.
+            sql.truncate(sql.len() - 2);
+            sql.push(' ');
+            sql.push_str(&text);
+        }
+        if let Some(v) = &statement.values {
+            values.extend(v.0.iter().cloned());
+        }
+    }
+    Some(Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        sql,
+        values,
+    ))
+}
+
+/// `sql` with every PostgreSQL placeholder `$n` outside quotes moved up by `by`.
+fn renumbered(sql: &str, by: usize) -> String {
+    if by == 0 {
+        return sql.to_string();
+    }
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut quote: Option<char> = None;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '$') if chars.peek().is_some_and(char::is_ascii_digit) => {
+                let mut n = 0usize;
+                while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
+                    n = n * 10 + d as usize;
+                    chars.next();
+                }
+                out.push('$');
+                out.push_str(&(n + by).to_string());
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pg(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+        Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values)
+    }
+
+    #[test]
+    fn placeholders_move_up_outside_quotes_only() {
+        assert_eq!(
+            renumbered(r#"INSERT INTO "t$1" ("a") VALUES ($1, '$2', $10)"#, 3),
+            r#"INSERT INTO "t$1" ("a") VALUES ($4, '$2', $13)"#
+        );
+        assert_eq!(renumbered("VALUES ($1)", 0), "VALUES ($1)");
+    }
+
+    #[test]
+    fn plain_inserts_fold_into_one_statement_with_every_value_in_order() {
+        let one = folded_inserts(&[
+            pg(r#"INSERT INTO "a" ("x") VALUES ($1)"#, vec![1.into()]),
+            pg(
+                r#"INSERT INTO "b" ("y", "z") VALUES ($1, $2)"#,
+                vec![2.into(), 3.into()],
+            ),
+            pg(r#"INSERT INTO "c" ("w") VALUES ($1)"#, vec![4.into()]),
+        ])
+        .expect("folded");
+        assert_eq!(
+            one.sql,
+            r#"WITH w0 AS (INSERT INTO "a" ("x") VALUES ($1)), w1 AS (INSERT INTO "b" ("y", "z") VALUES ($2, $3)) INSERT INTO "c" ("w") VALUES ($4)"#
+        );
+        let values = one.values.expect("values").0;
+        assert_eq!(values, vec![1.into(), 2.into(), 3.into(), 4.into()]);
+    }
+
+    #[test]
+    fn anything_but_plain_inserts_runs_on_its_own() {
+        let insert = pg(r#"INSERT INTO "a" ("x") VALUES ($1)"#, vec![1.into()]);
+        for other in [
+            r#"DELETE FROM "a" WHERE "x" = $1"#,
+            r#"INSERT INTO "a" ("x") SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM "a")"#,
+            r#"UPDATE "a" SET "x" = $1"#,
+        ] {
+            assert!(
+                folded_inserts(&[insert.clone(), pg(other, vec![2.into()])]).is_none(),
+                "{other}"
+            );
+        }
     }
 }

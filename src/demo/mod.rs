@@ -56,6 +56,7 @@ pub(crate) async fn ensure_account(
     Ok(Actor {
         id: u.id,
         name: u.name,
+        email: u.email,
         role,
     })
 }

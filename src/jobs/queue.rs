@@ -10,6 +10,7 @@ use sea_orm::{
 };
 
 use crate::db::Db;
+use crate::db::direct::RowsOf;
 use crate::db::entities::job;
 use crate::db::mail_entities::job_attempt;
 use crate::db::pipeline::Pipeline;
@@ -56,14 +57,23 @@ pub async fn claim(db: &Db, now: i64, lease_us: i64, limit: u32) -> Result<Vec<j
             SELECT * FROM (SELECT id, run_at FROM jobs WHERE status = 'running' AND locked_until < $2 \
                 ORDER BY run_at, id LIMIT $3{lock}) AS expired \
          ) AS claimable ORDER BY run_at, id LIMIT $3) \
-         RETURNING *"
+         RETURNING {}",
+        job::column_list()
     );
     let stmt = Statement::from_sql_and_values(
         db.backend,
         sql,
         [(now + lease_us).into(), now.into(), i64::from(limit).into()],
     );
-    // Through the group committer: on SQLite a claim shares its commit with queued writes.
+    // Through the group committer: on SQLite a claim shares its commit with queued writes,
+    // and runs on the writer's handle, in the same transaction as the direct writes.
+    if db.group.runs_direct() {
+        let rows = RowsOf::<job::Model>::default();
+        return db
+            .group
+            .run_direct(move |conn| Ok(crate::db::direct::query(conn, &stmt, &rows)?))
+            .await;
+    }
     db.group
         .run(move |txn| {
             Box::pin(async move { Ok(job::Entity::find().from_raw_sql(stmt).all(txn).await?) })

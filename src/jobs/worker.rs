@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::queue::{self, Outcome};
@@ -29,6 +30,8 @@ pub async fn run<H: Handler>(ctx: Ctx, handler: Arc<H>, stop: CancellationToken)
     let timeout = Duration::from_secs(cfg.delivery_timeout_secs.max(1) * 2);
     let idle = Duration::from_millis(cfg.worker_poll_ms.max(10));
     let mut last_tick: Option<tokio::time::Instant> = None;
+    // Settles of the last batch, still on their way to the writer while the next claim goes.
+    let mut settling: Vec<JoinHandle<()>> = Vec::new();
     while !stop.is_cancelled() {
         if last_tick.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
             handler.tick().await;
@@ -42,6 +45,10 @@ pub async fn run<H: Handler>(ctx: Ctx, handler: Arc<H>, stop: CancellationToken)
                 Vec::new()
             }
         };
+        // Their jobs stay leased until they land, so the claim above could not take them again.
+        for h in settling.drain(..) {
+            let _ = h.await;
+        }
         if batch.is_empty() {
             tokio::select! {
                 _ = stop.cancelled() => break,
@@ -61,20 +68,42 @@ pub async fn run<H: Handler>(ctx: Ctx, handler: Arc<H>, stop: CancellationToken)
                 None => groups.push(vec![j]),
             }
         }
-        futures::stream::iter(groups)
-            .for_each_concurrent(CONCURRENCY, |group| {
+        settling = futures::stream::iter(groups)
+            .map(|group| {
                 let (ctx, handler) = (&ctx, &handler);
                 async move {
+                    // A webhook destination's next job must see the last one's outcome.
+                    let in_order = group.len() > 1;
+                    let mut sent = Vec::new();
                     for j in group {
-                        run_one(ctx, handler.as_ref(), j, timeout).await;
+                        let settle = run_one(ctx, handler.as_ref(), j, timeout).await;
+                        if in_order {
+                            settle.await;
+                        } else {
+                            sent.push(tokio::spawn(settle));
+                        }
                     }
+                    sent
                 }
             })
+            .buffer_unordered(CONCURRENCY)
+            .concat()
             .await;
+    }
+    for h in settling {
+        let _ = h.await;
     }
 }
 
-async fn run_one<H: Handler>(ctx: &Ctx, handler: &H, j: job::Model, timeout: Duration) {
+/// Runs one job and answers with the write that records its outcome. A worker that waited
+/// for each settle's durable commit before its next job drained events at ~8 per commit
+/// (600–900/s under a create burst): sent on, a batch's settles share one commit.
+async fn run_one<H: Handler>(
+    ctx: &Ctx,
+    handler: &H,
+    j: job::Model,
+    timeout: Duration,
+) -> impl Future<Output = ()> + Send + 'static {
     let started = ctx.clock.now_micros();
     let outcome = match tokio::time::timeout(timeout, handler.handle(&j)).await {
         Ok(o) => o,
@@ -96,9 +125,11 @@ async fn run_one<H: Handler>(ctx: &Ctx, handler: &H, j: job::Model, timeout: Dur
     // The attempt row and the job's new state commit together; on SQLite the settles of a
     // batch share a durable commit with the request writes queued at the same time.
     let writes = queue::settle_writes(ctx.db.backend, &j, &outcome, started, now, base);
-    let settled = ctx.db.group.run_pipeline(writes).await;
-    if let Err(e) = settled {
-        // The lease will expire and the job run again; deliveries carry idempotency keys.
-        tracing::error!(job = j.id, error = %e, "could not record job outcome");
+    let group = ctx.db.group.clone();
+    async move {
+        if let Err(e) = group.run_pipeline(writes).await {
+            // The lease will expire and the job run again; deliveries carry idempotency keys.
+            tracing::error!(job = j.id, error = %e, "could not record job outcome");
+        }
     }
 }

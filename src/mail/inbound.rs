@@ -267,6 +267,7 @@ fn actor_of(u: &user::Model) -> Actor {
     Actor {
         id: u.id,
         name: u.name.clone(),
+        email: u.email.clone(),
         role,
     }
 }

@@ -2,7 +2,8 @@
 //! is captured at fan-out; the body is finished (and signed) at send time.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QueryTrait, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -230,9 +231,10 @@ pub async fn jobs_for(
     f: &Facts<'_>,
     now: i64,
 ) -> Result<Vec<NewJob>> {
-    let hooks: Vec<webhook::Model> = webhook::Entity::find()
-        .filter(webhook::Column::Active.eq(true))
-        .all(conn)
+    let active = webhook::Entity::find().filter(webhook::Column::Active.eq(true));
+    let hooks: Vec<webhook::Model> = ctx
+        .db
+        .read_all::<webhook::Model>(active.build(ctx.db.backend))
         .await?
         .into_iter()
         .filter(|w| {

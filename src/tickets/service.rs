@@ -8,6 +8,7 @@ use sea_orm::{
 use super::access;
 use super::history::{self, Change};
 use super::model::{Channel, Priority, Status};
+use super::view::{self, TicketView};
 use super::{insert, validate};
 use crate::auth::Actor;
 use crate::context::Ctx;
@@ -88,8 +89,36 @@ pub(super) async fn active_category_rows(
 }
 
 /// Creates a ticket, its tags, its first history event and the `ticket.created` job, atomically.
-pub async fn create(ctx: &Ctx, mut input: NewTicket) -> Result<ticket::Model> {
+pub async fn create(ctx: &Ctx, input: NewTicket) -> Result<ticket::Model> {
+    Ok(create_noting_tags(ctx, input).await?.0)
+}
+
+/// [`create`], answered with the new ticket's view. When `actor` is the requester of a ticket
+/// with nothing but its row and tags (no files, no automatic assignment), the view is built
+/// from the inserted row: exactly what reading it back would return, one statement fewer.
+pub async fn create_viewed(ctx: &Ctx, actor: &Actor, input: NewTicket) -> Result<TicketView> {
+    let (t, tags) = create_noting_tags(ctx, input).await?;
+    let now = ctx.clock.now_micros();
+    match tags {
+        Some(tags) if t.requester_id == actor.id => {
+            let requester = view::Requester {
+                id: actor.id,
+                name: actor.name.clone(),
+                email: actor.email.clone(),
+            };
+            Ok(view::of_new(&t, requester, tags, now))
+        }
+        _ => view::load_by_id(&ctx.db, t.id, now).await,
+    }
+}
+
+/// Creates the ticket; with it, its tags when its row and tags are all it has.
+async fn create_noting_tags(
+    ctx: &Ctx,
+    mut input: NewTicket,
+) -> Result<(ticket::Model, Option<Vec<String>>)> {
     let Prepared(checked) = prepare(ctx, &input).await?;
+    let bare = (!checked.auto_assign && input.attachments.is_empty()).then(|| checked.tags.clone());
     if let RequesterInput::Id(id) = input.requester {
         let known = crate::db::entities::user::Entity::find_by_id(id)
             .count(&ctx.db.read)
@@ -109,7 +138,7 @@ pub async fn create(ctx: &Ctx, mut input: NewTicket) -> Result<ticket::Model> {
         && let RequesterInput::Known(requester_id) = input.requester
         && let Some(policy) = checked.policy.clone()
     {
-        return ctx
+        let t = ctx
             .db
             .group
             .run_direct(move |db| {
@@ -121,9 +150,11 @@ pub async fn create(ctx: &Ctx, mut input: NewTicket) -> Result<ticket::Model> {
                 writes.run_direct(db)?;
                 Ok(t)
             })
-            .await;
+            .await?;
+        return Ok((t, bare));
     }
-    ctx.db
+    let t = ctx
+        .db
         .group
         .run(move |txn| {
             Box::pin(async move {
@@ -133,7 +164,8 @@ pub async fn create(ctx: &Ctx, mut input: NewTicket) -> Result<ticket::Model> {
                 Ok(t)
             })
         })
-        .await
+        .await?;
+    Ok((t, bare))
 }
 
 /// A new ticket checked and given a free number and its SLA policy, ready to insert.

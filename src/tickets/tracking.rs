@@ -51,6 +51,7 @@ pub async fn actor_for(ctx: &Ctx, number: &str, token_raw: &str) -> Result<Actor
     Ok(Actor {
         id: u.id,
         name: u.name,
+        email: u.email,
         role: Role::Customer,
     })
 }

@@ -114,6 +114,25 @@ fn assemble(t: &ticket::Model, x: Extras, now: i64) -> TicketView {
     }
 }
 
+/// The view of a ticket just created with `tags` and nothing else (no assignee, files or
+/// rating): what reading it back would return.
+pub fn of_new(
+    t: &ticket::Model,
+    requester: Requester,
+    mut tags: Vec<String>,
+    now: i64,
+) -> TicketView {
+    tags.sort_unstable();
+    let extras = Extras {
+        requester: Some(requester),
+        assignee: None,
+        tags,
+        attachments: Vec::new(),
+        rating: None,
+    };
+    assemble(t, extras, now)
+}
+
 /// A ticket row with its people, tags and the counts of its files and ratings, read as
 /// sub-selects of the same statement.
 struct RowWithExtras {

@@ -532,3 +532,55 @@ both_backends!(
         }
     }
 );
+
+both_backends!(
+    a_created_ticket_answers_with_what_reading_it_back_returns,
+    |app: TestApp| async move {
+        let (_, admin) = app.user(Role::Admin, "Ada").await;
+        let (_, customer) = app.user(Role::Customer, "Cy").await;
+        let (agent_id, _) = app.user(Role::Agent, "Pia").await;
+        let cases = [
+            // Staff for themselves, tags out of order and repeated: built from the row.
+            (
+                &admin,
+                json!({"subject": "Own ticket", "description": "Mine, all of it.", "category": "technical",
+                            "priority": "high", "tags": ["Zeta", "alpha", "zeta"]}),
+            ),
+            // A customer for themselves: built from the row.
+            (
+                &customer,
+                json!({"subject": "Help", "description": "Please help me.", "category": "billing"}),
+            ),
+            // Staff for someone else: read back.
+            (
+                &admin,
+                json!({"subject": "For Pia", "description": "Hers, not mine.", "category": "technical",
+                            "requester_id": agent_id}),
+            ),
+            (
+                &admin,
+                json!({"subject": "For a contact", "description": "Theirs, not ours.", "category": "technical",
+                            "requester": {"name": "Zed", "email": "zed@example.test"}}),
+            ),
+        ];
+        for (token, body) in cases {
+            let created = app
+                .post("/api/v1/tickets", token, body)
+                .await
+                .ok(201)
+                .clone();
+            let id = created["id"].as_i64().expect("id");
+            let read = app
+                .get(&format!("/api/v1/tickets/{id}"), token)
+                .await
+                .ok(200)
+                .clone();
+            assert_eq!(created, read, "the 201 body is the ticket as stored");
+            assert!(
+                created["requester"]["email"]
+                    .as_str()
+                    .is_some_and(|e| e.contains('@'))
+            );
+        }
+    }
+);
