@@ -138,7 +138,9 @@ pub fn queue_event(
         target: None,
         ticket_id: Some(ticket_id),
         payload,
-        key: uuid::Uuid::new_v4().to_string(),
+        // Time-ordered, so each new key lands at the end of the unique index: a random one
+        // dirtied a leaf page of its own in every commit (one per new ticket, comment, ...).
+        key: uuid::Uuid::now_v7().to_string(),
         run_at: now,
         max_attempts: 8,
     };
