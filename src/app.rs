@@ -94,14 +94,14 @@ pub async fn open_context(config: Config, clock: Clock) -> anyhow::Result<Ctx> {
     crate::db::deferred::rebuild(&db).await?;
     let keys = Keys::new(&load_secret(&config)?);
     let blobs = Arc::new(crate::attachments::Blobs::from_config(&config)?);
-    let ctx = Ctx {
+    let ctx = Ctx::new(crate::context::Parts {
         blobs,
         db,
         config: Arc::new(config),
         keys,
         clock,
         catalog: Default::default(),
-    };
+    });
     crate::tickets::categories::seed_defaults(&ctx).await?;
     Ok(ctx)
 }

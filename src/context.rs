@@ -6,9 +6,15 @@ use crate::config::Config;
 use crate::db::Db;
 use std::sync::Arc;
 
-/// Shared, immutable-after-start context handed to capabilities.
+/// Shared, immutable-after-start context handed to capabilities. Cloning it is one reference
+/// count: requests and tasks clone it freely, and a clone of the parts (a dozen reference
+/// counts, the keys' bytes copied) cost ~10 % of the server's CPU in the get scenario.
 #[derive(Clone)]
-pub struct Ctx {
+pub struct Ctx(Arc<Parts>);
+
+/// What a [`Ctx`] holds.
+#[derive(Clone)]
+pub struct Parts {
     /// Database connections.
     pub db: Db,
     /// Loaded configuration.
@@ -21,4 +27,18 @@ pub struct Ctx {
     pub blobs: Arc<crate::attachments::Blobs>,
     /// Per-process copies of the categories and SLA policies.
     pub catalog: crate::tickets::catalog::Catalog,
+}
+
+impl Ctx {
+    /// A context of `parts`.
+    pub fn new(parts: Parts) -> Ctx {
+        Ctx(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for Ctx {
+    type Target = Parts;
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
 }

@@ -123,10 +123,10 @@ pub async fn load(ctx: &Ctx, n: usize) -> anyhow::Result<()> {
     // A context whose clock starts 60 days ago and walks forward, so history looks lived-in.
     let clock = Clock::default();
     clock.advance(chrono::Duration::days(-60));
-    let demo = Ctx {
+    let demo = Ctx::new(crate::context::Parts {
         clock: clock.clone(),
-        ..ctx.clone()
-    };
+        ..(**ctx).clone()
+    });
     let step = chrono::Duration::seconds((60 * 86_400 - 7200) / n.max(1) as i64);
     let mut rng = rand::rng();
     let channels = [Channel::Web, Channel::Portal, Channel::Email, Channel::Api];
