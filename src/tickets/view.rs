@@ -1,7 +1,7 @@
 //! Ticket representations for the API: one statement per ticket or page, the people, tags
 //! and file/rating counts read as sub-selects; files and ratings loaded only where there are some.
 
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait, Select,
@@ -13,7 +13,7 @@ use crate::auth::Actor;
 use crate::clock::rfc3339;
 use crate::db::Db;
 use crate::db::direct::{Cells, FromCells};
-use crate::db::entities::ticket;
+use crate::db::entities::{ticket, user};
 use crate::db::mail_entities::attachment;
 use crate::error::{Error, Result};
 
@@ -214,25 +214,41 @@ pub async fn load_many(db: &Db, ids: &[i64], now: i64) -> Result<Vec<TicketView>
     Ok(views)
 }
 
-/// The ticket columns plus its people, tags and file/rating counts as sub-selects.
+/// The ticket columns plus its people (joined), and its tags and file/rating counts as
+/// sub-selects. On PostgreSQL each sub-select is a sub-plan of its own: with the people as
+/// three of them the statement ran at ~half the rate it does with them joined (pgbench at 1M).
 fn with_extras(select: Select<ticket::Entity>, backend: DatabaseBackend) -> Select<ticket::Entity> {
     let tags = match backend {
         DatabaseBackend::Postgres => "string_agg(tag, chr(31))",
         _ => "group_concat(tag, char(31))",
     };
+    let (requester, assignee) = (Alias::new("x_requester"), Alias::new("x_assignee"));
+    let mut select = select;
+    QuerySelect::query(&mut select)
+        .join_as(
+            JoinType::LeftJoin,
+            user::Entity,
+            requester.clone(),
+            Expr::col((requester.clone(), user::Column::Id))
+                .equals((ticket::Entity, ticket::Column::RequesterId)),
+        )
+        .join_as(
+            JoinType::LeftJoin,
+            user::Entity,
+            assignee.clone(),
+            Expr::col((assignee.clone(), user::Column::Id))
+                .equals((ticket::Entity, ticket::Column::AssigneeId)),
+        );
     select
         .column_as(
-            Expr::cust("(SELECT name FROM users WHERE users.id = tickets.requester_id)"),
+            Expr::col((requester.clone(), user::Column::Name)),
             "x_requester_name",
         )
         .column_as(
-            Expr::cust("(SELECT email FROM users WHERE users.id = tickets.requester_id)"),
+            Expr::col((requester, user::Column::Email)),
             "x_requester_email",
         )
-        .column_as(
-            Expr::cust("(SELECT name FROM users WHERE users.id = tickets.assignee_id)"),
-            "x_assignee_name",
-        )
+        .column_as(Expr::col((assignee, user::Column::Name)), "x_assignee_name")
         .column_as(
             Expr::cust(format!(
                 "(SELECT {tags} FROM ticket_tags WHERE ticket_tags.ticket_id = tickets.id)"
