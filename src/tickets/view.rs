@@ -224,21 +224,18 @@ fn with_extras(select: Select<ticket::Entity>, backend: DatabaseBackend) -> Sele
     };
     let (requester, assignee) = (Alias::new("x_requester"), Alias::new("x_assignee"));
     let mut select = select;
-    QuerySelect::query(&mut select)
-        .join_as(
+    for (alias, person) in [
+        (&requester, ticket::Column::RequesterId),
+        (&assignee, ticket::Column::AssigneeId),
+    ] {
+        let on = Expr::col((alias.clone(), user::Column::Id)).equals((ticket::Entity, person));
+        QuerySelect::query(&mut select).join_as(
             JoinType::LeftJoin,
             user::Entity,
-            requester.clone(),
-            Expr::col((requester.clone(), user::Column::Id))
-                .equals((ticket::Entity, ticket::Column::RequesterId)),
-        )
-        .join_as(
-            JoinType::LeftJoin,
-            user::Entity,
-            assignee.clone(),
-            Expr::col((assignee.clone(), user::Column::Id))
-                .equals((ticket::Entity, ticket::Column::AssigneeId)),
+            alias.clone(),
+            on,
         );
+    }
     select
         .column_as(
             Expr::col((requester.clone(), user::Column::Name)),

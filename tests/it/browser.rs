@@ -211,6 +211,20 @@ impl Browser {
         self.fill("#email", email).await;
         self.fill("#password", "password123").await;
         self.click("form.card button[type=submit]").await;
+        // Opening the next page before the sign-in's answer arrives would cancel it (no
+        // session cookie): wait until the browser has left the form.
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let url = self.c.current_url().await.map(|u| u.to_string());
+            if url.as_deref().is_ok_and(|u| !u.contains("/login")) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{email} never got past the sign-in form: {url:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 

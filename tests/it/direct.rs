@@ -205,6 +205,36 @@ async fn direct_reads_return_what_the_pool_returns() {
     }
 }
 
+/// Creates a plain ticket (a direct write on SQLite) and returns its id once the 201 is in.
+async fn create_plain(client: &reqwest::Client, base: &str, token: &str, subject: &str) -> i64 {
+    let created: serde_json::Value = client
+        .post(format!("{base}/api/v1/tickets"))
+        .bearer_auth(token)
+        .json(
+            &json!({"subject": subject, "description": "Read it back at once.",
+                      "category": "technical", "priority": "low"}),
+        )
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    created["id"].as_i64().expect("created")
+}
+
+/// The body of a GET that must answer 200.
+async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> serde_json::Value {
+    let got = client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(got.status(), 200, "{url}");
+    got.json().await.expect("json")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn direct_reads_see_every_acknowledged_write_at_once() {
     let app = TestApp::spawn(Backend::Sqlite).await;
@@ -216,27 +246,11 @@ async fn direct_reads_see_every_acknowledged_write_at_once() {
         tasks.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             for j in 0..10 {
-                let created: serde_json::Value = client
-                    .post(format!("{app_base}/api/v1/tickets"))
-                    .bearer_auth(&admin)
-                    .json(&json!({"subject": format!("Seen {i}/{j}"), "description": "Read it back at once.",
-                                  "category": "technical", "priority": "low"}))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                let id = created["id"].as_i64().expect("created");
-                let got = client
-                    .get(format!("{app_base}/api/v1/tickets/{id}"))
-                    .bearer_auth(&admin)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(got.status(), 200);
-                let body: serde_json::Value = got.json().await.unwrap();
-                assert_eq!(body["subject"], format!("Seen {i}/{j}"));
+                let subject = format!("Seen {i}/{j}");
+                let id = create_plain(&client, &app_base, &admin, &subject).await;
+                let body =
+                    get_json(&client, &format!("{app_base}/api/v1/tickets/{id}"), &admin).await;
+                assert_eq!(body["subject"], subject);
             }
         }));
     }
@@ -278,27 +292,14 @@ async fn tickets_of_direct_batches_are_found_at_once() {
             let mut made = Vec::new();
             for j in 0..10 {
                 let word = format!("quokka{i}x{j}");
-                let created: serde_json::Value = client
-                    .post(format!("{app_base}/api/v1/tickets"))
-                    .bearer_auth(&admin)
-                    .json(&json!({"subject": format!("Printer {word} jammed"), "description": "Paper everywhere.",
-                                  "category": "technical", "priority": "low"}))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                let id = created["id"].as_i64().expect("created");
-                let page: serde_json::Value = client
-                    .get(format!("{app_base}/api/v1/tickets?q={word}"))
-                    .bearer_auth(&admin)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let subject = format!("Printer {word} jammed");
+                let id = create_plain(&client, &app_base, &admin, &subject).await;
+                let page = get_json(
+                    &client,
+                    &format!("{app_base}/api/v1/tickets?q={word}"),
+                    &admin,
+                )
+                .await;
                 let ids: Vec<i64> = page["data"]
                     .as_array()
                     .expect("data")
