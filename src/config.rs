@@ -55,7 +55,8 @@ pub struct Config {
     pub workers: bool,
     /// Milliseconds between polls of the job queue when it is idle.
     pub worker_poll_ms: u64,
-    /// Jobs claimed per poll.
+    /// Jobs claimed per poll (fewer when the lease could not cover a batch of timeouts). A
+    /// batch costs one durable commit for its claim, so this bounds how fast events drain.
     pub worker_batch: u32,
     /// Seconds a claimed job stays leased before another worker may retry it.
     pub job_lease_secs: i64,
@@ -134,7 +135,7 @@ impl Default for Config {
             imap_processed_folder: String::new(),
             workers: true,
             worker_poll_ms: 500,
-            worker_batch: 16,
+            worker_batch: 64,
             job_lease_secs: 300,
             job_max_attempts: 8,
             job_backoff_secs: 30,

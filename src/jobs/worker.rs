@@ -29,6 +29,7 @@ pub async fn run<H: Handler>(ctx: Ctx, handler: Arc<H>, stop: CancellationToken)
     let lease = cfg.job_lease_secs.max(1) * 1_000_000;
     let timeout = Duration::from_secs(cfg.delivery_timeout_secs.max(1) * 2);
     let idle = Duration::from_millis(cfg.worker_poll_ms.max(10));
+    let limit = batch_limit(cfg.worker_batch, cfg.job_lease_secs, timeout);
     let mut last_tick: Option<tokio::time::Instant> = None;
     // Settles of the last batch, still on their way to the writer while the next claim goes.
     let mut settling: Vec<JoinHandle<()>> = Vec::new();
@@ -38,7 +39,7 @@ pub async fn run<H: Handler>(ctx: Ctx, handler: Arc<H>, stop: CancellationToken)
             last_tick = Some(tokio::time::Instant::now());
         }
         let now = ctx.clock.now_micros();
-        let batch = match queue::claim(&ctx.db, now, lease, cfg.worker_batch.max(1)).await {
+        let batch = match queue::claim(&ctx.db, now, lease, limit).await {
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!(error = %e, "claiming jobs failed; retrying");
@@ -95,6 +96,15 @@ pub async fn run<H: Handler>(ctx: Ctx, handler: Arc<H>, stop: CancellationToken)
     }
 }
 
+/// Jobs claimed at once: `worker_batch`, but never so many that a batch whose every job runs
+/// to its timeout (`CONCURRENCY` at a time) would outlive the lease, leaving one round for
+/// the settles; past the lease another worker could claim a job still waiting its turn.
+fn batch_limit(worker_batch: u32, lease_secs: i64, timeout: Duration) -> u32 {
+    let rounds = (lease_secs.max(1) as u64 / timeout.as_secs().max(1)).saturating_sub(1);
+    let safe = rounds.saturating_mul(CONCURRENCY as u64).max(1);
+    worker_batch.clamp(1, u32::try_from(safe).unwrap_or(u32::MAX))
+}
+
 /// Runs one job and answers with the write that records its outcome. A worker that waited
 /// for each settle's durable commit before its next job drained events at ~8 per commit
 /// (600–900/s under a create burst): sent on, a batch's settles share one commit.
@@ -131,5 +141,22 @@ async fn run_one<H: Handler>(
             // The lease will expire and the job run again; deliveries carry idempotency keys.
             tracing::error!(job = j.id, error = %e, "could not record job outcome");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_of_timeouts_ends_inside_the_lease() {
+        let t = Duration::from_secs(30);
+        // Defaults: 300 s lease, 30 s per job: 9 rounds of 8.
+        assert_eq!(batch_limit(64, 300, t), 64);
+        assert_eq!(batch_limit(500, 300, t), 72);
+        assert_eq!(batch_limit(64, 90, t), 16);
+        // A lease shorter than one timeout still claims one job at a time.
+        assert_eq!(batch_limit(64, 10, t), 1);
+        assert_eq!(batch_limit(0, 300, t), 1);
     }
 }
