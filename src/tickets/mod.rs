@@ -19,4 +19,5 @@ pub mod service;
 pub mod tracking;
 pub mod validate;
 pub mod view;
+mod view_sql;
 pub mod workflow;

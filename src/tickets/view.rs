@@ -167,7 +167,10 @@ const TAG_SEPARATOR: char = '\u{1f}';
 /// The view of the ticket `key` (id or number) if `actor` may see it, in one statement for a
 /// ticket without files or rating (the common case); "not found" otherwise.
 pub async fn load_one(db: &Db, actor: &Actor, key: &str, now: i64) -> Result<TicketView> {
-    first(views_in(db, super::access::find(actor, key), now).await?)
+    let rows = db
+        .read_all(super::view_sql::one(db.backend, actor, key))
+        .await?;
+    first(views_of(&db.read, rows, now).await?)
 }
 
 /// The view of ticket `id` as it is now, without a visibility check (for callers that have
@@ -217,7 +220,10 @@ pub async fn load_many(db: &Db, ids: &[i64], now: i64) -> Result<Vec<TicketView>
 /// The ticket columns plus its people (joined), and its tags and file/rating counts as
 /// sub-selects. On PostgreSQL each sub-select is a sub-plan of its own: with the people as
 /// three of them the statement ran at ~half the rate it does with them joined (pgbench at 1M).
-fn with_extras(select: Select<ticket::Entity>, backend: DatabaseBackend) -> Select<ticket::Entity> {
+pub(super) fn with_extras(
+    select: Select<ticket::Entity>,
+    backend: DatabaseBackend,
+) -> Select<ticket::Entity> {
     let tags = match backend {
         DatabaseBackend::Postgres => "string_agg(tag, chr(31))",
         _ => "group_concat(tag, char(31))",
