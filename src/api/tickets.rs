@@ -216,23 +216,16 @@ pub async fn create(
         suppress_ack: false,
         attachments: files,
     };
-    let t = match conversation {
-        None => {
-            return Ok((
-                StatusCode::CREATED,
-                Json(service::create_viewed(&s.ctx, &a, new).await?),
-            ));
-        }
-        // Drafted from a chat: the ticket and the link are one write.
-        Some(id) => {
-            let txn = s.ctx.db.begin().await?;
-            let now = s.ctx.clock.now_micros();
-            let t = service::create_in(&s.ctx, &txn, new, now).await?;
-            crate::drafts::link(&txn, &a, id, t.id).await?;
-            txn.commit().await?;
-            t
-        }
+    let Some(id) = conversation else {
+        let view = service::create_viewed(&s.ctx, &a, new).await?;
+        return Ok((StatusCode::CREATED, Json(view)));
     };
+    // Drafted from a chat: the ticket and the link are one write.
+    let txn = s.ctx.db.begin().await?;
+    let now = s.ctx.clock.now_micros();
+    let t = service::create_in(&s.ctx, &txn, new, now).await?;
+    crate::drafts::link(&txn, &a, id, t.id).await?;
+    txn.commit().await?;
     Ok((StatusCode::CREATED, ticket_view(&s, &t).await?))
 }
 

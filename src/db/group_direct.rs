@@ -17,18 +17,26 @@ use crate::error::Error;
 /// `BEGIN`, `close` after the last write and before `COMMIT` (see `schema_search::DIRECT_BATCH`).
 #[derive(Clone, Copy, Debug)]
 pub struct BatchEnds {
-    /// Runs first; when it fails (a schema not migrated yet) the batch runs without `close`.
-    pub open: &'static str,
-    /// Runs last; when it fails the whole batch is rolled back.
-    pub close: &'static str,
+    /// Run first; when they fail (a schema not migrated yet) the batch runs without `close`.
+    pub open: &'static [&'static str],
+    /// Run last; when they fail the whole batch is rolled back.
+    pub close: &'static [&'static str],
 }
 
 impl BatchEnds {
     /// Nothing around the writes.
     pub const NONE: BatchEnds = BatchEnds {
-        open: "",
-        close: "",
+        open: &[],
+        close: &[],
     };
+}
+
+/// Runs `statements` in order, each prepared once per connection (they run in every batch).
+fn run_each(db: &Connection, statements: &[&str]) -> rusqlite::Result<()> {
+    for sql in statements {
+        db.prepare_cached(sql)?.execute([])?;
+    }
+    Ok(())
 }
 
 /// Runs `batch` in one transaction on the write connection's handle, answering every write
@@ -115,7 +123,7 @@ fn in_transaction(
     if let Err(e) = db.execute_batch("BEGIN IMMEDIATE") {
         return unanswered(batch, &e.to_string());
     }
-    let closes = match db.execute_batch(ends.open) {
+    let closes = match run_each(db, ends.open) {
         Ok(()) => !ends.close.is_empty(),
         Err(e) => {
             tracing::warn!(error = %e, "direct batch runs without its closing statement");
@@ -144,7 +152,7 @@ fn in_transaction(
         answers.push((reply, out));
     }
     let closed = if closes {
-        db.execute_batch(ends.close)
+        run_each(db, ends.close)
     } else {
         Ok(())
     };

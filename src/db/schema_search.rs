@@ -58,12 +58,14 @@ pub const DEFERRED: &[&str] = &[
 /// What the group writer runs around each direct batch on the migrated schema: the flag
 /// after `BEGIN`, and before `COMMIT` the one statement that indexes the batch's new tickets.
 pub const DIRECT_BATCH: super::group_direct::BatchEnds = super::group_direct::BatchEnds {
-    open: "INSERT INTO search_defer (id) VALUES (1)",
-    close: "INSERT INTO tickets_fts(rowid, subject, description)
-                SELECT t.id, t.subject, t.description
-                FROM search_pending p JOIN tickets t ON t.id = p.id ORDER BY p.id;
-            DELETE FROM search_pending;
-            DELETE FROM search_defer",
+    open: &["INSERT INTO search_defer (id) VALUES (1)"],
+    close: &[
+        "INSERT INTO tickets_fts(rowid, subject, description)
+            SELECT t.id, t.subject, t.description
+            FROM search_pending p JOIN tickets t ON t.id = p.id ORDER BY p.id",
+        "DELETE FROM search_pending",
+        "DELETE FROM search_defer",
+    ],
 };
 
 #[cfg(test)]
@@ -116,7 +118,8 @@ mod tests {
         let conn = database();
         let before = add(&conn, "printer old");
         conn.execute_batch("BEGIN").expect("begin");
-        conn.execute_batch(super::DIRECT_BATCH.open).expect("open");
+        conn.execute_batch(&super::DIRECT_BATCH.open.join(";"))
+            .expect("open");
         let kept = add(&conn, "printer jammed");
         let edited = add(&conn, "printer typo");
         let gone = add(&conn, "printer gone");
@@ -129,7 +132,7 @@ mod tests {
         // Inside the batch only the ticket from before it is indexed.
         assert_eq!(matching(&conn, "printer"), vec![before]);
         assert_eq!(count(&conn, "search_pending"), 2);
-        conn.execute_batch(super::DIRECT_BATCH.close)
+        conn.execute_batch(&super::DIRECT_BATCH.close.join(";"))
             .expect("close");
         conn.execute_batch("COMMIT").expect("commit");
         assert_eq!(matching(&conn, "printer"), vec![before, kept]);

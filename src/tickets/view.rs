@@ -1,10 +1,11 @@
-//! Ticket representations for the API: one statement per ticket or page, the people, tags
-//! and file/rating counts read as sub-selects; files and ratings loaded only where there are some.
+//! Ticket representations for the API: one statement per ticket or page, the people joined,
+//! tags and file/rating counts read as sub-selects; files and ratings loaded only where there
+//! are some.
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Select,
+    QuerySelect, QueryTrait, Select, Statement,
 };
 use serde::Serialize;
 use std::collections::HashMap;
@@ -133,8 +134,8 @@ pub fn of_new(
     assemble(t, extras, now)
 }
 
-/// A ticket row with its people, tags and the counts of its files and ratings, read as
-/// sub-selects of the same statement.
+/// A ticket row with its people, tags and the counts of its files and ratings, read by the
+/// same statement (`with_extras`).
 struct RowWithExtras {
     ticket: ticket::Model,
     requester_name: Option<String>,
@@ -167,10 +168,7 @@ const TAG_SEPARATOR: char = '\u{1f}';
 /// The view of the ticket `key` (id or number) if `actor` may see it, in one statement for a
 /// ticket without files or rating (the common case); "not found" otherwise.
 pub async fn load_one(db: &Db, actor: &Actor, key: &str, now: i64) -> Result<TicketView> {
-    let rows = db
-        .read_all(super::view_sql::one(db.backend, actor, key))
-        .await?;
-    first(views_of(&db.read, rows, now).await?)
+    first(views_for(db, super::view_sql::one(db.backend, actor, key), now).await?)
 }
 
 /// The view of ticket `id` as it is now, without a visibility check (for callers that have
@@ -181,10 +179,12 @@ pub async fn load_by_id(db: &Db, id: i64, now: i64) -> Result<TicketView> {
 
 /// The views of the tickets `select` finds, their rows read directly where the backend can.
 async fn views_in(db: &Db, select: Select<ticket::Entity>, now: i64) -> Result<Vec<TicketView>> {
-    let rows = db
-        .read_all(with_extras(select, db.backend).build(db.backend))
-        .await?;
-    views_of(&db.read, rows, now).await
+    views_for(db, with_extras(select, db.backend).build(db.backend), now).await
+}
+
+/// The views of the rows of a statement built `with_extras`.
+async fn views_for(db: &Db, stmt: Statement, now: i64) -> Result<Vec<TicketView>> {
+    views_of(&db.read, db.read_all(stmt).await?, now).await
 }
 
 /// `load_by_id` on a given connection or transaction (webhook bodies rendered by a job).
@@ -221,7 +221,7 @@ pub async fn load_many(db: &Db, ids: &[i64], now: i64) -> Result<Vec<TicketView>
 /// sub-selects. On PostgreSQL each sub-select is a sub-plan of its own: with the people as
 /// three of them the statement ran at ~half the rate it does with them joined (pgbench at 1M).
 pub(super) fn with_extras(
-    select: Select<ticket::Entity>,
+    mut select: Select<ticket::Entity>,
     backend: DatabaseBackend,
 ) -> Select<ticket::Entity> {
     let tags = match backend {
@@ -229,7 +229,6 @@ pub(super) fn with_extras(
         _ => "group_concat(tag, char(31))",
     };
     let (requester, assignee) = (Alias::new("x_requester"), Alias::new("x_assignee"));
-    let mut select = select;
     for (alias, person) in [
         (&requester, ticket::Column::RequesterId),
         (&assignee, ticket::Column::AssigneeId),
