@@ -337,9 +337,21 @@ async fn the_form_works_with_javascript_off() {
     b.fill("#message", "Where is the export button in the new version?")
         .await;
     b.click("#submit").await;
-    let card = b.wait_for(".card.success").await;
-    let text = card.text().await.unwrap();
-    assert!(text.contains("TKT-"), "{text}");
+    // The element found may belong to a page the browser is still replacing (stale): read
+    // the card again until it holds the ticket number.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let card = b.wait_for(".card.success").await;
+        let text = card.text().await.unwrap_or_default();
+        if text.contains("TKT-") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no ticket number in {text:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     b.shots("submitted-no-js").await;
 }
 
