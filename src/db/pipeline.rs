@@ -131,7 +131,7 @@ fn folded_inserts(statements: &[Statement]) -> Option<Statement> {
 }
 
 /// `sql` with every PostgreSQL placeholder `$n` outside quotes moved up by `by`.
-fn renumbered(sql: &str, by: usize) -> String {
+pub(crate) fn renumbered(sql: &str, by: usize) -> String {
     if by == 0 {
         return sql.to_string();
     }

@@ -237,13 +237,9 @@ pub async fn page_ids(
                 sort,
                 after.as_deref(),
                 Some(text_plan),
-            )
-            .into_iter()
-            .map(|mut m| m.limit(want).to_owned())
-            .collect();
-            let stmt = match super::keyset::union_all(members) {
-                Some(q) => backend.build(&q),
-                None => return Ok((Vec::new(), None)),
+            );
+            let Some(stmt) = super::keyset::union_all(backend, members, want) else {
+                return Ok((Vec::new(), None));
             };
             if filters.q.is_some() {
                 db.read_pooled(stmt, sort).await?
