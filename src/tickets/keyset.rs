@@ -126,7 +126,7 @@ pub fn compare(sort: &Sort, a: &SortKeys, b: &SortKeys) -> Ordering {
     a.id.cmp(&b.id)
 }
 
-/// `SELECT * FROM (m1 LIMIT n) AS "part0" UNION ALL (SELECT * FROM (m2 LIMIT n) AS "part1") …`:
+/// `SELECT * FROM (m1 LIMIT n) AS "part0" UNION ALL SELECT * FROM (m2 LIMIT n) AS "part1" …`:
 /// each member keeps its own ORDER BY and LIMIT (an ordered index walk that stops after a
 /// page), which a bare compound would not. The LIMIT is written into the text, not bound:
 /// PostgreSQL plans a statement with a bound LIMIT for its values every time (its generic plan
@@ -147,11 +147,11 @@ pub fn union_all(
             _ => built.sql,
         };
         let part = format!("SELECT * FROM ({text} LIMIT {limit}) AS \"part{i}\"");
-        if i == 0 {
-            sql.push_str(&part);
-        } else {
-            sql.push_str(&format!(" UNION ALL ({part})"));
+        // No parentheses around a member: SQLite does not take them in a compound.
+        if i > 0 {
+            sql.push_str(" UNION ALL ");
         }
+        sql.push_str(&part);
         values.extend(built.values.map(|v| v.0).unwrap_or_default());
     }
     (!members.is_empty()).then(|| Statement::from_sql_and_values(backend, sql, values))
@@ -181,7 +181,7 @@ mod tests {
         .expect("two members");
         assert_eq!(
             pg.sql,
-            r#"SELECT * FROM (SELECT "tickets"."id" FROM "tickets" WHERE "tickets"."status" = $1 LIMIT 51) AS "part0" UNION ALL (SELECT * FROM (SELECT "tickets"."id" FROM "tickets" WHERE "tickets"."status" = $2 LIMIT 51) AS "part1")"#
+            r#"SELECT * FROM (SELECT "tickets"."id" FROM "tickets" WHERE "tickets"."status" = $1 LIMIT 51) AS "part0" UNION ALL SELECT * FROM (SELECT "tickets"."id" FROM "tickets" WHERE "tickets"."status" = $2 LIMIT 51) AS "part1""#
         );
         let values = pg.values.expect("values").0;
         assert_eq!(values, vec!["open".into(), "closed".into()]);
