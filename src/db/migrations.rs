@@ -220,6 +220,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: super::schema_search::DEFERRED,
         postgres: &[],
     },
+    Migration {
+        version: 12,
+        name: "finished jobs found by when they finished (the delivery log's pruning)",
+        common: &["CREATE INDEX jobs_finished_idx ON jobs (finished_at)"],
+        sqlite: &[],
+        postgres: &[],
+    },
 ];
 
 /// Applies every pending migration; safe to call from several processes at once.

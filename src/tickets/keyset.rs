@@ -186,7 +186,11 @@ mod tests {
         let values = pg.values.expect("values").0;
         assert_eq!(values, vec!["open".into(), "closed".into()]);
         let lite = union_all(DatabaseBackend::Sqlite, vec![member("open")], 3).expect("one");
-        assert!(lite.sql.ends_with(r#"= ? LIMIT 3) AS "part0""#), "{}", lite.sql);
+        assert!(
+            lite.sql.ends_with(r#"= ? LIMIT 3) AS "part0""#),
+            "{}",
+            lite.sql
+        );
         assert!(union_all(DatabaseBackend::Sqlite, Vec::new(), 3).is_none());
     }
 
