@@ -131,8 +131,8 @@ pub fn compare(sort: &Sort, a: &SortKeys, b: &SortKeys) -> Ordering {
 /// page), which a bare compound would not. The LIMIT is written into the text, not bound:
 /// PostgreSQL plans a statement with a bound LIMIT for its values every time (its generic plan
 /// assumes a tenth of the rows), which was a sixth of a list page's time in the database;
-/// with the number in the text it keeps one plan per shape. `limit` is at most a page plus
-/// one, so the shapes stay few.
+/// with the number in the text it keeps one plan per shape. `limit` is a page size plus one
+/// (at most 101 for the API, 501 for exports), so the shapes stay few.
 pub fn union_all(
     backend: DatabaseBackend,
     members: Vec<SelectStatement>,
