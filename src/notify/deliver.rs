@@ -213,7 +213,10 @@ async fn someone_wakes_by(ctx: &Ctx, j: &job::Model, url: &str, until: i64) -> R
 }
 
 /// When more messages wait for this chat destination than the window has room for after this
-/// one, takes them over (marking them delivered as part of this one) so one digest goes out.
+/// one, or any of them is held for a later window, takes them over (marking them delivered as
+/// part of this one) so one digest goes out. A held message was put off to the window after
+/// this one's (`someone_wakes_by`), so left alone it would go a whole window late even when
+/// this window had room for it.
 async fn backlog(
     ctx: &Ctx,
     j: &job::Model,
@@ -221,15 +224,25 @@ async fn backlog(
     left: usize,
     now: i64,
 ) -> Result<Vec<(String, Value)>> {
-    let waiting = job::Entity::find()
-        .filter(job::Column::Channel.eq("webhook"))
-        .filter(job::Column::Target.eq(url))
-        .filter(job::Column::Status.eq("queued"))
-        .filter(job::Column::Id.ne(j.id))
-        .count(&ctx.db.read)
-        .await?;
-    if (waiting as usize) <= left {
+    let others = || {
+        job::Entity::find()
+            .filter(job::Column::Channel.eq("webhook"))
+            .filter(job::Column::Target.eq(url))
+            .filter(job::Column::Status.eq("queued"))
+            .filter(job::Column::Id.ne(j.id))
+    };
+    let waiting = others().count(&ctx.db.read).await?;
+    if waiting == 0 {
         return Ok(Vec::new());
+    }
+    if (waiting as usize) <= left {
+        let held = others()
+            .filter(job::Column::RunAt.gt(now))
+            .count(&ctx.db.read)
+            .await?;
+        if held == 0 {
+            return Ok(Vec::new());
+        }
     }
     let lock = match ctx.db.backend {
         DatabaseBackend::Postgres => " FOR UPDATE SKIP LOCKED",
