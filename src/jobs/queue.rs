@@ -222,16 +222,14 @@ pub async fn cancel(conn: &impl ConnectionTrait, id: i64, now: i64) -> Result<bo
 /// it off that index.
 pub async fn prune(conn: &impl ConnectionTrait, before: i64) -> Result<u64> {
     let backend = conn.get_database_backend();
-    let sql = match backend {
-        DatabaseBackend::Sqlite => {
-            "DELETE FROM jobs WHERE finished_at < ? \
-             AND +status IN ('done', 'skipped', 'cancelled')"
-        }
-        _ => {
-            "DELETE FROM jobs WHERE finished_at < $1 \
-             AND status IN ('done', 'skipped', 'cancelled')"
-        }
+    let plus = if backend == DatabaseBackend::Sqlite {
+        "+"
+    } else {
+        ""
     };
+    let sql = format!(
+        "DELETE FROM jobs WHERE finished_at < $1 AND {plus}status IN ('done', 'skipped', 'cancelled')"
+    );
     let r = conn
         .execute_raw(Statement::from_sql_and_values(
             backend,

@@ -4,7 +4,9 @@
 
 use hmac::{Hmac, Mac};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseBackend, EntityTrait, PaginatorTrait, QueryFilter, Statement};
+use sea_orm::{
+    ColumnTrait, DatabaseBackend, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Statement,
+};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use std::collections::{HashMap, VecDeque};
@@ -224,25 +226,27 @@ async fn backlog(
     left: usize,
     now: i64,
 ) -> Result<Vec<(String, Value)>> {
-    let others = || {
-        job::Entity::find()
-            .filter(job::Column::Channel.eq("webhook"))
-            .filter(job::Column::Target.eq(url))
-            .filter(job::Column::Status.eq("queued"))
-            .filter(job::Column::Id.ne(j.id))
-    };
-    let waiting = others().count(&ctx.db.read).await?;
-    if waiting == 0 {
+    // One read for both counts: the messages waiting, and those among them held for later.
+    let counts: Option<(i64, i64)> = job::Entity::find()
+        .filter(job::Column::Channel.eq("webhook"))
+        .filter(job::Column::Target.eq(url))
+        .filter(job::Column::Status.eq("queued"))
+        .filter(job::Column::Id.ne(j.id))
+        .select_only()
+        .column_as(Expr::cust("COUNT(*)"), "waiting")
+        .column_as(
+            Expr::cust_with_values(
+                "COALESCE(SUM(CASE WHEN run_at > $1 THEN 1 ELSE 0 END), 0)",
+                [now],
+            ),
+            "held",
+        )
+        .into_tuple()
+        .one(&ctx.db.read)
+        .await?;
+    let (waiting, held) = counts.unwrap_or((0, 0));
+    if waiting == 0 || (waiting as usize <= left && held == 0) {
         return Ok(Vec::new());
-    }
-    if (waiting as usize) <= left {
-        let held = others()
-            .filter(job::Column::RunAt.gt(now))
-            .count(&ctx.db.read)
-            .await?;
-        if held == 0 {
-            return Ok(Vec::new());
-        }
     }
     let lock = match ctx.db.backend {
         DatabaseBackend::Postgres => " FOR UPDATE SKIP LOCKED",
