@@ -3,7 +3,7 @@
 //! sender's word; executables are refused.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QueryTrait, Set,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -14,6 +14,7 @@ pub mod upload;
 pub use blobs::Blobs;
 
 use crate::db::mail_entities::attachment;
+use crate::db::tx::{self, Tx};
 use crate::error::Result;
 
 /// An attachment as the API shows it.
@@ -118,7 +119,7 @@ pub struct NewAttachment {
 
 /// Links stored files to a ticket (and message), in the caller's transaction.
 pub async fn record(
-    conn: &impl ConnectionTrait,
+    conn: &impl Tx,
     ticket_id: i64,
     message_row: Option<i64>,
     files: Vec<NewAttachment>,
@@ -126,7 +127,7 @@ pub async fn record(
 ) -> Result<Vec<attachment::Model>> {
     let mut out = Vec::new();
     for f in files {
-        let m = attachment::ActiveModel {
+        let row = attachment::ActiveModel {
             ticket_id: Set(ticket_id),
             message_row: Set(message_row),
             filename: Set(f.filename),
@@ -136,27 +137,31 @@ pub async fn record(
             inline_cid: Set(f.inline_cid),
             created_at: Set(now),
             ..Default::default()
-        }
-        .insert(conn)
-        .await?;
-        out.push(m);
+        };
+        let insert = attachment::Entity::insert(row).into_query();
+        let stored = tx::insert_returning::<attachment::Entity, _>(conn, insert)
+            .await?
+            .ok_or_else(|| {
+                crate::error::Error::Internal(anyhow::anyhow!("attachment row not stored"))
+            })?;
+        out.push(stored);
     }
     Ok(out)
 }
 
 /// Attachments of the given messages, in upload order.
 pub async fn for_messages(
-    conn: &impl ConnectionTrait,
+    conn: &impl Tx,
     message_rows: Vec<i64>,
 ) -> Result<Vec<attachment::Model>> {
     if message_rows.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(attachment::Entity::find()
+    let query = attachment::Entity::find()
         .filter(attachment::Column::MessageRow.is_in(message_rows))
         .order_by_asc(attachment::Column::Id)
-        .all(conn)
-        .await?)
+        .into_query();
+    Ok(tx::all(conn, &query).await?)
 }
 
 /// Attachments of a ticket's opening post (not tied to a reply).

@@ -1,8 +1,7 @@
 //! Ticket threads: public replies and internal notes, and the status moves a reply causes.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QueryTrait, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QueryTrait, Set,
 };
 use serde::Serialize;
 use std::collections::HashMap;
@@ -14,6 +13,7 @@ use crate::clock::rfc3339;
 use crate::context::Ctx;
 use crate::db::entities::{message, ticket, user};
 use crate::db::pipeline::Pipeline;
+use crate::db::tx::{self, OnHandle, Tx};
 use crate::error::{Error, Result};
 use crate::tickets::access;
 use crate::tickets::changes::{apply_status, refusal};
@@ -53,7 +53,10 @@ pub struct CommentView {
     pub quoted: Option<String>,
 }
 
-async fn views(conn: &impl ConnectionTrait, msgs: Vec<message::Model>) -> Result<Vec<CommentView>> {
+async fn views(
+    conn: &(impl ConnectionTrait + Tx),
+    msgs: Vec<message::Model>,
+) -> Result<Vec<CommentView>> {
     let ids: Vec<i64> = msgs.iter().filter_map(|m| m.author_id).collect();
     let people: HashMap<i64, user::Model> = user::Entity::find()
         .filter(user::Column::Id.is_in(ids))
@@ -128,40 +131,27 @@ pub async fn add_with_files(
 ) -> Result<CommentView> {
     let body = check_body(body)?;
     let (c, who, key) = (ctx.clone(), actor.clone(), key.to_string());
-    let with_files = !files.is_empty();
-    // Concurrent replies share one durable commit on SQLite (see `db::group`).
-    let (msg, stored) = ctx
-        .db
-        .group
-        .run(move |txn| {
-            Box::pin(async move {
-                let t = access::load_for_update(txn, &who, &key).await?;
-                if internal && !who.is_staff() {
-                    return Err(Error::Forbidden(
-                        "only agents and admins may add internal notes".into(),
-                    ));
-                }
-                let now = c.clock.now_micros();
-                let reply = Reply {
-                    body,
-                    internal,
-                    channel,
-                    quoted: None,
-                    message_id: None,
-                    files,
-                };
-                let mut writes = Pipeline::new(txn);
-                let msg = append(&c, txn, &t, &who, reply, now, &mut writes).await?;
-                writes.run(txn).await?;
-                let stored = if with_files {
-                    attachments::for_messages(txn, vec![msg.id]).await?
-                } else {
-                    Vec::new()
-                };
-                Ok((msg, stored))
-            })
-        })
-        .await?;
+    let reply = Reply {
+        body,
+        internal,
+        channel,
+        quoted: None,
+        message_id: None,
+        files,
+    };
+    // Concurrent replies share one durable commit on SQLite (see `db::group`), written on
+    // the writer's own handle.
+    let (msg, stored) = if ctx.db.group.runs_direct() {
+        ctx.db
+            .group
+            .run_direct(move |db| tx::finish(add_in(&c, &OnHandle(db), &who, &key, reply)))
+            .await?
+    } else {
+        ctx.db
+            .group
+            .run(move |txn| Box::pin(async move { add_in(&c, txn, &who, &key, reply).await }))
+            .await?
+    };
     Ok(CommentView {
         id: msg.id,
         body: msg.body,
@@ -176,6 +166,36 @@ pub async fn add_with_files(
         channel: msg.channel,
         quoted: msg.quoted,
     })
+}
+
+/// Appends `reply` to the ticket `key` inside `txn`; the new message and its files.
+async fn add_in(
+    ctx: &Ctx,
+    txn: &impl Tx,
+    who: &Actor,
+    key: &str,
+    reply: Reply,
+) -> Result<(
+    message::Model,
+    Vec<crate::db::mail_entities::attachment::Model>,
+)> {
+    let t = access::load_for_update(txn, who, key).await?;
+    if reply.internal && !who.is_staff() {
+        return Err(Error::Forbidden(
+            "only agents and admins may add internal notes".into(),
+        ));
+    }
+    let with_files = !reply.files.is_empty();
+    let now = ctx.clock.now_micros();
+    let mut writes = Pipeline::for_backend(txn.backend());
+    let msg = append(ctx, txn, &t, who, reply, now, &mut writes).await?;
+    txn.run(writes).await?;
+    let stored = if with_files {
+        attachments::for_messages(txn, vec![msg.id]).await?
+    } else {
+        Vec::new()
+    };
+    Ok((msg, stored))
 }
 
 /// Trims a message body and checks its length.
@@ -213,7 +233,7 @@ pub struct Reply {
 /// The ticket's update, history and event job are queued on `writes` for the caller to run.
 pub async fn append(
     ctx: &Ctx,
-    txn: &impl ConnectionTrait,
+    txn: &impl Tx,
     t: &ticket::Model,
     actor: &Actor,
     reply: Reply,
@@ -245,9 +265,13 @@ pub async fn append(
         quoted: Set(reply.quoted),
         message_id: Set(reply.message_id),
         ..Default::default()
-    }
-    .insert(txn)
-    .await?;
+    };
+    let msg = tx::insert_returning::<message::Entity, message::Model>(
+        txn,
+        message::Entity::insert(msg).into_query(),
+    )
+    .await?
+    .ok_or_else(|| Error::Internal(anyhow::anyhow!("message row not stored")))?;
     attachments::record(txn, t.id, Some(msg.id), reply.files, now).await?;
     let mut am: ticket::ActiveModel = t.clone().into();
     let kind = if internal {

@@ -21,6 +21,16 @@ pub mod business_calendar {
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
     impl ActiveModelBehavior for ActiveModel {}
+
+    crate::db::direct::cells_by_column! {
+        id: Id,
+        name: Name,
+        timezone: Timezone,
+        hours: Hours,
+        holidays: Holidays,
+        created_at: CreatedAt,
+        updated_at: UpdatedAt,
+    }
 }
 
 /// SLA policy per priority.
@@ -44,6 +54,16 @@ pub mod sla_policy {
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
     impl ActiveModelBehavior for ActiveModel {}
+
+    crate::db::direct::cells_by_column! {
+        id: Id,
+        priority: Priority,
+        first_response_mins: FirstResponseMins,
+        resolution_mins: ResolutionMins,
+        warn_percent: WarnPercent,
+        calendar_id: CalendarId,
+        updated_at: UpdatedAt,
+    }
 }
 
 /// Canned replies.

@@ -236,6 +236,18 @@ pub mod message {
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
     impl ActiveModelBehavior for ActiveModel {}
+
+    crate::db::direct::cells_by_column! {
+        id: Id,
+        ticket_id: TicketId,
+        author_id: AuthorId,
+        body: Body,
+        internal: Internal,
+        channel: Channel,
+        created_at: CreatedAt,
+        quoted: Quoted,
+        message_id: MessageId,
+    }
 }
 
 /// Ticket history: one row per changed field.
@@ -322,8 +334,9 @@ pub mod job {
 
 #[cfg(test)]
 mod tests {
-    use super::{job, ticket, user};
-    use crate::db::mail_entities::webhook;
+    use super::{job, message, ticket, user};
+    use crate::db::desk_entities::{business_calendar, sla_policy};
+    use crate::db::mail_entities::{attachment, mail_id, webhook};
     use sea_orm::{DatabaseBackend, EntityTrait, Iterable, QueryTrait};
 
     /// `cells_by_column!` reads by `Column as usize`: that must be the position in which
@@ -349,6 +362,11 @@ mod tests {
         selects_in_column_order::<user::Entity>("users");
         selects_in_column_order::<job::Entity>("jobs");
         selects_in_column_order::<webhook::Entity>("webhooks");
+        selects_in_column_order::<message::Entity>("messages");
+        selects_in_column_order::<mail_id::Entity>("mail_ids");
+        selects_in_column_order::<attachment::Entity>("attachments");
+        selects_in_column_order::<sla_policy::Entity>("sla_policies");
+        selects_in_column_order::<business_calendar::Entity>("business_calendars");
         for (i, c) in ticket::Column::iter().enumerate() {
             assert_eq!(c as usize, i);
         }

@@ -84,6 +84,14 @@ pub mod mail_id {
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
     impl ActiveModelBehavior for ActiveModel {}
+
+    crate::db::direct::cells_by_column! {
+        message_id: MessageId,
+        ticket_id: TicketId,
+        message_row: MessageRow,
+        direction: Direction,
+        created_at: CreatedAt,
+    }
 }
 
 /// What happened to each inbound message (created, threaded, ignored and why).
@@ -133,6 +141,18 @@ pub mod attachment {
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
     impl ActiveModelBehavior for ActiveModel {}
+
+    crate::db::direct::cells_by_column! {
+        id: Id,
+        ticket_id: TicketId,
+        message_row: MessageRow,
+        filename: Filename,
+        content_type: ContentType,
+        size: Size,
+        sha256: Sha256,
+        inline_cid: InlineCid,
+        created_at: CreatedAt,
+    }
 }
 
 /// Single-use password reset tokens (stored as hashes).

@@ -17,6 +17,7 @@ mod schema_kb;
 mod schema_mail;
 pub(crate) mod schema_search;
 mod schema_web;
+pub(crate) mod tx;
 
 use crate::config::Config;
 use sea_orm::{

@@ -2,10 +2,7 @@
 //! log the outcome — the ticket change, its Message-ID and the log row in one transaction.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryTrait, Set,
-    Statement,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryTrait, Set, Statement};
 
 use super::classify::{self, Kind};
 use super::parse::{self, Parsed};
@@ -17,6 +14,7 @@ use crate::conversations::{self, MAX_BODY_CHARS, Reply};
 use crate::db::entities::{job, ticket, user};
 use crate::db::mail_entities::{inbound_mail, mail_id};
 use crate::db::pipeline::Pipeline;
+use crate::db::tx::{self, OnHandle, Tx};
 use crate::error::{Error, Result};
 use crate::tickets::model::{Channel, Role, Status};
 use crate::tickets::workflow;
@@ -164,30 +162,68 @@ pub async fn receive(ctx: &Ctx, raw: &[u8]) -> Result<Intake> {
     {
         return Ok(Intake::Duplicate { ticket_id });
     }
+    // Files are stored, and both outcomes shaped, before the write: the writer only decides
+    // between them and inserts.
     let files = store_files(ctx, &p).await?;
-    // The ticket this message would open, checked and numbered on the read pool.
+    // The ticket this message would open, checked on the read pool.
     let opening = opening::prepare(ctx, &p, &files, no_auto_reply).await?;
+    let reply = reply_of(ctx, &p, &files).await?;
     // Through the group committer: on SQLite, messages arriving together (IMAP batches,
-    // concurrent mailgates in one process) share one durable commit, each in its savepoint.
+    // concurrent mailgates in one process) share one durable commit, each in its savepoint,
+    // and run on the writer's own handle unless the ticket would be assigned automatically.
     let owned = ctx.clone();
+    let sender = (name, email);
+    if ctx.db.group.runs_direct() && !opening.assigns() {
+        return ctx
+            .db
+            .group
+            .run_direct(move |db| {
+                tx::finish(take_in(
+                    &owned,
+                    &OnHandle(db),
+                    &p,
+                    sender,
+                    reply,
+                    opening,
+                    now,
+                ))
+            })
+            .await;
+    }
     ctx.db
         .group
         .run(move |txn| {
-            Box::pin(
-                async move { take_in(&owned, txn, &p, &files, (name, email), opening, now).await },
-            )
+            Box::pin(async move { take_in(&owned, txn, &p, sender, reply, opening, now).await })
         })
         .await
+}
+
+/// The reply `p` adds should it thread onto a ticket: its new text, with the full message
+/// stored as `message.txt` when the text had to be cut.
+async fn reply_of(ctx: &Ctx, p: &Parsed, files: &Files) -> Result<Reply> {
+    let split = quote::split(&p.text);
+    let body = body_with_notes(&split.reply, &files.notes);
+    let (body, extra) = fit(&body, MAX_BODY_CHARS, &p.text);
+    let mut stored = files.stored.clone();
+    stored.extend(text_attachment(ctx, extra).await?);
+    Ok(Reply {
+        body,
+        internal: false,
+        channel: Channel::Email,
+        quoted: split.quoted,
+        message_id: p.message_id.clone(),
+        files: stored,
+    })
 }
 
 /// Threads the message onto its ticket or opens one, remembers its Message-ID and logs the
 /// outcome, all in `txn`.
 async fn take_in(
     ctx: &Ctx,
-    txn: &DatabaseTransaction,
+    txn: &impl Tx,
     p: &Parsed,
-    files: &Files,
     (name, email): (String, String),
+    reply: Reply,
     opening: opening::Opening,
     now: i64,
 ) -> Result<Intake> {
@@ -198,24 +234,11 @@ async fn take_in(
     };
     let author = users::find_or_create_contact(txn, &email, &display, now).await?;
     let found = find_thread(ctx, txn, p, &author).await?;
-    let split = quote::split(&p.text);
     // The ticket's rows, the Message-ID and the intake log row go to the writer in one call.
-    let mut writes = Pipeline::new(txn);
+    let mut writes = Pipeline::for_backend(txn.backend());
     let (out, reason) = match found {
         Some((t, by)) if can_append(ctx, &t, &author, now) => {
-            let body = body_with_notes(&split.reply, &files.notes);
-            let (body, extra) = fit(&body, MAX_BODY_CHARS, &p.text);
             let actor = actor_of(&author);
-            let mut stored = files.stored.clone();
-            stored.extend(text_attachment(ctx, extra).await?);
-            let reply = Reply {
-                body,
-                internal: false,
-                channel: Channel::Email,
-                quoted: split.quoted.clone(),
-                message_id: p.message_id.clone(),
-                files: stored,
-            };
             let msg = conversations::append(ctx, txn, &t, &actor, reply, now, &mut writes).await?;
             let r = format!("threaded by {by:?}");
             (
@@ -229,17 +252,7 @@ async fn take_in(
         }
         found => {
             let previous = found.map(|(t, _)| t.id);
-            let t = opening::open(
-                ctx,
-                txn,
-                &author,
-                files,
-                opening,
-                previous,
-                now,
-                &mut writes,
-            )
-            .await?;
+            let t = opening::open(ctx, txn, &author, opening, previous, now, &mut writes).await?;
             match previous {
                 Some(prev) => (
                     Intake::FollowUp {
@@ -256,7 +269,7 @@ async fn take_in(
         remember(&mut writes, p, ticket_id, out.message_row(), now);
     }
     queue_log(&mut writes, p, &out, &reason, now);
-    writes.run(txn).await?;
+    txn.run(writes).await?;
     Ok(out)
 }
 
@@ -290,17 +303,17 @@ fn can_append(ctx: &Ctx, t: &ticket::Model, author: &user::Model, now: i64) -> b
 /// Finds the ticket a reply belongs to; weak evidence only counts from participants.
 async fn find_thread(
     ctx: &Ctx,
-    txn: &DatabaseTransaction,
+    txn: &impl Tx,
     p: &Parsed,
     author: &user::Model,
 ) -> Result<Option<(ticket::Model, Evidence)>> {
     let mut candidates: Vec<&String> = p.in_reply_to.iter().collect();
     candidates.extend(p.references.iter().rev());
     if !candidates.is_empty() {
-        let known = mail_id::Entity::find()
+        let query = mail_id::Entity::find()
             .filter(mail_id::Column::MessageId.is_in(candidates.iter().map(|s| s.as_str())))
-            .all(txn)
-            .await?;
+            .into_query();
+        let known: Vec<mail_id::Model> = tx::all(txn, &query).await?;
         for c in &candidates {
             if let Some(k) = known.iter().find(|k| &&k.message_id == c)
                 && let Some(t) = follow(txn, k.ticket_id).await?
@@ -340,11 +353,11 @@ async fn find_thread(
     Ok(None)
 }
 
-async fn by_number(txn: &DatabaseTransaction, number: &str) -> Result<Option<ticket::Model>> {
-    let t = ticket::Entity::find()
+async fn by_number(txn: &impl Tx, number: &str) -> Result<Option<ticket::Model>> {
+    let query = ticket::Entity::find()
         .filter(ticket::Column::Number.eq(number))
-        .one(txn)
-        .await?;
+        .into_query();
+    let t: Option<ticket::Model> = tx::first(txn, &query).await?;
     match t {
         Some(t) => follow(txn, t.id).await,
         None => Ok(None),
@@ -352,10 +365,11 @@ async fn by_number(txn: &DatabaseTransaction, number: &str) -> Result<Option<tic
 }
 
 /// Loads a ticket, following merge pointers to where its thread lives now.
-async fn follow(txn: &DatabaseTransaction, id: i64) -> Result<Option<ticket::Model>> {
+async fn follow(txn: &impl Tx, id: i64) -> Result<Option<ticket::Model>> {
     let mut id = id;
     for _ in 0..8 {
-        let Some(t) = ticket::Entity::find_by_id(id).one(txn).await? else {
+        let query = ticket::Entity::find_by_id(id).into_query();
+        let Some(t) = tx::first::<ticket::Model>(txn, &query).await? else {
             return Ok(None);
         };
         match t.merged_into {

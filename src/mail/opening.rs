@@ -2,24 +2,29 @@
 //! validation, a free number, the SLA policy) is done on the read pool before intake takes
 //! the single writer, which then only inserts.
 
-use sea_orm::DatabaseTransaction;
-
 use super::ids;
 use super::inbound::{Files, body_with_notes, fit, text_attachment};
 use super::parse::Parsed;
 use crate::context::Ctx;
 use crate::db::entities::{ticket, user};
 use crate::db::pipeline::Pipeline;
+use crate::db::tx::Tx;
 use crate::error::Result;
 use crate::tickets::model::Channel;
 use crate::tickets::service::{self as tickets, NewTicket, Prepared, RequesterInput};
 
 /// A ticket ready to open, should the message not thread onto an existing one.
 pub(super) struct Opening {
+    /// With its files (and the full text as `message.txt` when the description was cut).
     ticket: NewTicket,
-    /// The full text, when the description had to be cut (kept as `message.txt`).
-    extra: Option<String>,
     prepared: Prepared,
+}
+
+impl Opening {
+    /// Whether its category hands new tickets to an agent (a write only sea-orm has a form of).
+    pub(super) fn assigns(&self) -> bool {
+        self.prepared.assigns()
+    }
 }
 
 /// Shapes and checks the ticket `p` would open, outside the write transaction.
@@ -43,6 +48,8 @@ pub(super) async fn prepare(
         text
     };
     let (description, extra) = fit(&text, 5000, &p.text);
+    let mut attachments = files.stored.clone();
+    attachments.extend(text_attachment(ctx, extra).await?);
     let ticket = NewTicket {
         subject,
         description,
@@ -59,25 +66,19 @@ pub(super) async fn prepare(
         conversation_id: None,
         follow_up_of: None,
         suppress_ack: no_auto_reply,
-        attachments: Vec::new(),
+        attachments,
     };
     let prepared = tickets::prepare(ctx, &ticket).await?;
-    Ok(Opening {
-        ticket,
-        extra,
-        prepared,
-    })
+    Ok(Opening { ticket, prepared })
 }
 
 /// Opens the ticket for `author` in `txn` (a follow-up of `previous` when that one is closed
 /// for good), queueing its rows on `writes`; the caller adds the message's Message-ID and
 /// intake log row and runs them.
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn open(
     ctx: &Ctx,
-    txn: &DatabaseTransaction,
+    txn: &impl Tx,
     author: &user::Model,
-    files: &Files,
     opening: Opening,
     previous: Option<i64>,
     now: i64,
@@ -85,15 +86,10 @@ pub(super) async fn open(
 ) -> Result<ticket::Model> {
     let Opening {
         mut ticket,
-        extra,
         prepared,
     } = opening;
     ticket.requester = RequesterInput::Known(author.id);
     ticket.follow_up_of = previous;
-    ticket.attachments = files.stored.clone();
-    ticket
-        .attachments
-        .extend(text_attachment(ctx, extra).await?);
     tickets::create_prepared(ctx, txn, ticket, prepared, now, writes).await
 }
 

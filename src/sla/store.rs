@@ -2,12 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 
 use super::calendar::Calendar;
 use super::{Clock, Facts, Policy, State};
 use crate::db::desk_entities::{business_calendar, sla_policy};
 use crate::db::entities::ticket;
+use crate::db::tx::{self, Tx};
 use crate::error::{Error, Result};
 use crate::tickets::model::{Priority, Status};
 
@@ -24,19 +25,22 @@ pub fn calendar_of(row: &business_calendar::Model) -> Result<Calendar> {
 }
 
 /// The policy in force for a priority (the spec's default when its row is missing).
-pub async fn policy(conn: &impl ConnectionTrait, p: Priority) -> Result<Policy> {
-    let Some(row) = sla_policy::Entity::find()
+pub async fn policy(conn: &impl Tx, p: Priority) -> Result<Policy> {
+    let query = sla_policy::Entity::find()
         .filter(sla_policy::Column::Priority.eq(p.as_str()))
-        .one(conn)
-        .await?
-    else {
+        .limit(1)
+        .into_query();
+    let Some(row) = tx::first::<sla_policy::Model>(conn, &query).await? else {
         return Ok(Policy::default_for(p));
     };
     let calendar = match row.calendar_id {
-        Some(id) => match business_calendar::Entity::find_by_id(id).one(conn).await? {
-            Some(c) => Some(calendar_of(&c)?),
-            None => None,
-        },
+        Some(id) => {
+            let query = business_calendar::Entity::find_by_id(id).into_query();
+            match tx::first::<business_calendar::Model>(conn, &query).await? {
+                Some(c) => Some(calendar_of(&c)?),
+                None => None,
+            }
+        }
         None => None,
     };
     Ok(Policy {
@@ -56,11 +60,7 @@ fn value<T: Clone + Into<sea_orm::Value>>(v: &sea_orm::ActiveValue<T>) -> Option
 /// status, priority or first response, before `update`/`insert`. Reads the policy through
 /// `conn`; where a context is at hand, `tickets::catalog::Catalog::refresh_sla` uses the
 /// per-process copy instead.
-pub async fn refresh(
-    conn: &impl ConnectionTrait,
-    am: &mut ticket::ActiveModel,
-    now: i64,
-) -> Result<()> {
+pub async fn refresh(conn: &impl Tx, am: &mut ticket::ActiveModel, now: i64) -> Result<()> {
     let policy = policy(conn, priority_of(am)?).await?;
     apply(am, &policy, now)
 }

@@ -1,13 +1,11 @@
 //! Who may see which ticket; the rule every read and write goes through.
 
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
-    Select,
-};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect, QueryTrait, Select};
 
 use crate::auth::Actor;
 use crate::db::Db;
 use crate::db::entities::ticket;
+use crate::db::tx::{self, Tx};
 use crate::error::{Error, Result};
 use crate::tickets::model::Role;
 
@@ -42,14 +40,9 @@ pub async fn load(db: &Db, actor: &Actor, key: &str) -> Result<ticket::Model> {
 
 /// `load` inside a write transaction, locking the row on PostgreSQL (SQLite's single writer
 /// already serialises), so workflow checks see the state the write will replace.
-pub async fn load_for_update(
-    txn: &DatabaseTransaction,
-    actor: &Actor,
-    key: &str,
-) -> Result<ticket::Model> {
-    find(actor, key)
-        .lock_exclusive()
-        .one(txn)
+pub async fn load_for_update(txn: &impl Tx, actor: &Actor, key: &str) -> Result<ticket::Model> {
+    let query = find(actor, key).lock_exclusive().limit(1).into_query();
+    tx::first(txn, &query)
         .await?
         .ok_or(Error::NotFound("ticket"))
 }

@@ -12,6 +12,7 @@ use super::changes::{apply_status, open_loads};
 use super::history::{self, Change};
 use super::model::{Role, Status};
 use crate::db::entities::{category, ticket, user};
+use crate::db::tx::Tx;
 use crate::error::Result;
 
 /// Tickets handed out per backlog run (the next freed-up agent continues).
@@ -52,7 +53,7 @@ async fn auto_categories(conn: &impl ConnectionTrait) -> Result<Vec<String>> {
 /// Gives `t` to `agent` as the system would: status `open` → `assigned`, history with no
 /// actor and the reason, the agent's round-robin stamp, the assignment notification.
 async fn give(
-    conn: &impl ConnectionTrait,
+    conn: &(impl ConnectionTrait + Tx),
     t: &ticket::Model,
     agent: &user::Model,
     load: i64,
@@ -106,7 +107,7 @@ async fn give(
 /// Assigns a new ticket when its category has auto-assignment on and someone has room;
 /// returns the updated row, or the ticket unchanged.
 pub async fn on_create(
-    conn: &impl ConnectionTrait,
+    conn: &(impl ConnectionTrait + Tx),
     t: ticket::Model,
     now: i64,
 ) -> Result<ticket::Model> {
@@ -127,7 +128,7 @@ pub async fn on_create(
 
 /// Hands waiting unassigned tickets (auto-assign categories, most urgent and oldest first) to
 /// agents with room; call after an agent frees up. Returns how many were assigned.
-pub async fn fill_backlog(conn: &impl ConnectionTrait, now: i64) -> Result<usize> {
+pub async fn fill_backlog(conn: &(impl ConnectionTrait + Tx), now: i64) -> Result<usize> {
     let cats = auto_categories(conn).await?;
     if cats.is_empty() {
         return Ok(0);

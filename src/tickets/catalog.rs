@@ -11,6 +11,7 @@ use sea_orm::ConnectionTrait;
 
 use super::model::Priority;
 use crate::db::entities::{category, ticket};
+use crate::db::tx::Tx;
 use crate::error::Result;
 use crate::sla::Policy;
 
@@ -44,7 +45,7 @@ impl Catalog {
     }
 
     /// The SLA policy of priority `p`, read from `conn` when the copy is stale.
-    pub async fn policy(&self, conn: &impl ConnectionTrait, p: Priority) -> Result<Policy> {
+    pub async fn policy(&self, conn: &impl Tx, p: Priority) -> Result<Policy> {
         self.through(
             |c| c.policies.get(p.as_str()),
             |c, kept| {
@@ -59,7 +60,7 @@ impl Catalog {
     /// write's own transaction, never a second pooled connection) only when stale.
     pub async fn refresh_sla(
         &self,
-        conn: &impl ConnectionTrait,
+        conn: &impl Tx,
         am: &mut ticket::ActiveModel,
         now: i64,
     ) -> Result<()> {

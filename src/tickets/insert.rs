@@ -1,21 +1,18 @@
-//! The rows a new ticket writes, shared by both ways of writing them: through sea-orm in a
-//! transaction (any backend, any ticket), or as a direct write on SQLite's group writer (a
-//! plain ticket: a known requester, no files, no automatic assignment), which costs no
-//! hand-off per statement (see `db::group`).
+//! The rows a new ticket writes, written the same way through sea-orm in a transaction (any
+//! backend) and as a direct write on SQLite's group writer, which costs no hand-off per
+//! statement (see `db::tx`).
 
-use sea_orm::sea_query::{OnConflict, Query};
-use sea_orm::{
-    ConnectionTrait, DatabaseBackend, EntityTrait, Iterable, QueryTrait, Set, Statement,
-};
+use sea_orm::sea_query::{InsertStatement, OnConflict};
+use sea_orm::{EntityTrait, QueryTrait, Set};
 
 use super::history::{self, Change};
 use super::model::Status;
 use super::number;
 use super::service::{Checked, NewTicket};
 use crate::context::Ctx;
-use crate::db::direct::{self, FromCells, RowsOf};
 use crate::db::entities::{ticket, ticket_tag};
 use crate::db::pipeline::Pipeline;
+use crate::db::tx::{self, Tx};
 use crate::error::{Error, Result};
 
 /// Tries at a free number: 40 random bits per day make a clash vanishingly rare, so the
@@ -102,51 +99,29 @@ pub(super) fn queue_tags(writes: &mut Pipeline, ticket_id: i64, tags: &[String])
 /// Inserts the ticket row under a freshly drawn number, drawing again when it is taken.
 pub(super) async fn insert_numbered(
     ctx: &Ctx,
-    conn: &impl ConnectionTrait,
+    tx: &impl Tx,
     mut am: ticket::ActiveModel,
 ) -> Result<ticket::Model> {
     for _ in 0..NUMBER_TRIES {
         am.number = Set(draw_number(ctx));
-        let stmt = numbered_insert(conn.get_database_backend(), am.clone());
-        if let Some(row) = conn.query_one_raw(stmt).await? {
-            return Ok(ticket::Model::from_cells(&row)?);
-        }
-    }
-    Err(no_free_number())
-}
-
-/// [`insert_numbered`] on a direct writer's connection.
-pub(super) fn insert_numbered_direct(
-    ctx: &Ctx,
-    db: &rusqlite::Connection,
-    mut am: ticket::ActiveModel,
-) -> Result<ticket::Model> {
-    for _ in 0..NUMBER_TRIES {
-        am.number = Set(draw_number(ctx));
-        let stmt = numbered_insert(DatabaseBackend::Sqlite, am.clone());
-        let mut inserted = None;
-        direct::each(db, &stmt, &RowsOf::<ticket::Model>::default(), |t| {
-            inserted = Some(t);
-            false
-        })?;
-        if let Some(t) = inserted {
+        if let Some(t) =
+            tx::insert_returning::<ticket::Entity, _>(tx, numbered_insert(am.clone())).await?
+        {
             return Ok(t);
         }
     }
     Err(no_free_number())
 }
 
-/// The insert of a ticket row that returns it (in `Column` order), or nothing when its
-/// number is taken.
-fn numbered_insert(backend: DatabaseBackend, am: ticket::ActiveModel) -> Statement {
+/// The insert of a ticket row that stores nothing when its number is taken.
+fn numbered_insert(am: ticket::ActiveModel) -> InsertStatement {
     let mut q = ticket::Entity::insert(am).into_query();
     q.on_conflict(
         OnConflict::column(ticket::Column::Number)
             .do_nothing()
             .to_owned(),
-    )
-    .returning(Query::returning().columns(ticket::Column::iter()));
-    backend.build(&q)
+    );
+    q
 }
 
 fn draw_number(ctx: &Ctx) -> String {

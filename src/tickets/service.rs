@@ -14,6 +14,7 @@ use crate::auth::Actor;
 use crate::context::Ctx;
 use crate::db::entities::{category, ticket, ticket_tag};
 use crate::db::pipeline::Pipeline;
+use crate::db::tx::{self, OnHandle, Tx};
 use crate::error::{Error, FieldErrors, Result};
 use crate::users::service as users;
 
@@ -144,7 +145,8 @@ async fn create_noting_tags(
             .run_direct(move |db| {
                 let mut am = insert::row(&input, &checked, requester_id, now);
                 crate::sla::store::apply(&mut am, &policy, now)?;
-                let t = insert::insert_numbered_direct(&c, db, am)?;
+                let handle = OnHandle(db);
+                let t = tx::finish(insert::insert_numbered(&c, &handle, am))?;
                 let mut writes = Pipeline::for_backend(DatabaseBackend::Sqlite);
                 insert::queue_created(&mut writes, &t, &input, &checked.tags, requester_id, now);
                 writes.run_direct(db)?;
@@ -171,6 +173,13 @@ async fn create_noting_tags(
 /// A new ticket checked and given a free number and its SLA policy, ready to insert.
 pub struct Prepared(Checked);
 
+impl Prepared {
+    /// Whether its category hands new tickets to an agent.
+    pub fn assigns(&self) -> bool {
+        self.0.auto_assign
+    }
+}
+
 /// Validates `input` and finds its SLA policy before the write transaction (from the
 /// per-process catalog, else the read pool), so the single writer's work stays short.
 pub async fn prepare(ctx: &Ctx, input: &NewTicket) -> Result<Prepared> {
@@ -183,7 +192,7 @@ pub async fn prepare(ctx: &Ctx, input: &NewTicket) -> Result<Prepared> {
 /// queueing its other rows on `writes` (a `Known` requester is trusted, an `Id` looked up).
 pub async fn create_prepared(
     ctx: &Ctx,
-    txn: &DatabaseTransaction,
+    txn: &impl Tx,
     input: NewTicket,
     Prepared(checked): Prepared,
     now: i64,
@@ -268,7 +277,7 @@ fn check(rows: &[category::Model], input: &NewTicket) -> Result<Checked> {
 /// caller runs (after queueing its own rows, so they all cost one call).
 async fn insert_checked(
     ctx: &Ctx,
-    txn: &DatabaseTransaction,
+    txn: &impl Tx,
     input: NewTicket,
     c: Checked,
     now: i64,
@@ -283,8 +292,8 @@ async fn insert_checked(
         }
         RequesterInput::Known(id) => id,
         RequesterInput::Id(id) => {
-            crate::db::entities::user::Entity::find_by_id(id)
-                .one(txn)
+            let query = crate::db::entities::user::Entity::find_by_id(id).into_query();
+            tx::first::<crate::db::entities::user::Model>(txn, &query)
                 .await?
                 .ok_or_else(|| Error::field("requester_id", "no such user"))?
                 .id
@@ -302,11 +311,16 @@ async fn insert_checked(
     if !c.auto_assign {
         return Ok(t);
     }
+    let Some(orm) = txn.orm() else {
+        return Err(Error::Internal(anyhow::anyhow!(
+            "automatic assignment runs in a sea-orm transaction"
+        )));
+    };
     // The assignment's own history must follow the creation's: write the queue first.
-    std::mem::replace(writes, Pipeline::new(txn))
-        .run(txn)
+    std::mem::replace(writes, Pipeline::for_backend(txn.backend()))
+        .run(orm)
         .await?;
-    super::autoassign::on_create(txn, t, now).await
+    super::autoassign::on_create(orm, t, now).await
 }
 
 /// Replaces a ticket's tags.

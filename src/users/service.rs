@@ -3,12 +3,13 @@
 use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
 };
 
 use crate::auth::password;
 use crate::context::Ctx;
 use crate::db::entities::user;
+use crate::db::tx::{self, Tx};
 use crate::error::{Error, FieldErrors, Result, push};
 use crate::tickets::model::Role;
 
@@ -115,19 +116,17 @@ fn unique_to_conflict(e: sea_orm::DbErr, email: &str) -> Error {
 }
 
 /// Looks a user up by (normalised) email.
-pub async fn find_by_email(
-    conn: &impl ConnectionTrait,
-    email: &str,
-) -> Result<Option<user::Model>> {
-    Ok(user::Entity::find()
+pub async fn find_by_email(conn: &impl Tx, email: &str) -> Result<Option<user::Model>> {
+    let query = user::Entity::find()
         .filter(user::Column::Email.eq(email))
-        .one(conn)
-        .await?)
+        .limit(1)
+        .into_query();
+    Ok(tx::first(conn, &query).await?)
 }
 
 /// Finds the account for an email, creating a password-less customer contact when unknown.
 pub async fn find_or_create_contact(
-    conn: &impl ConnectionTrait,
+    conn: &impl Tx,
     email: &str,
     name: &str,
     now: i64,
@@ -137,14 +136,14 @@ pub async fn find_or_create_contact(
     }
     // On PostgreSQL two intakes from one new sender run side by side: the second insert waits
     // for the first to commit and then does nothing, and both read the row that won.
-    user::Entity::insert(new_row(email, name, Role::Customer, None, now))
+    let insert = user::Entity::insert(new_row(email, name, Role::Customer, None, now))
         .on_conflict(
             OnConflict::column(user::Column::Email)
                 .do_nothing()
                 .to_owned(),
         )
-        .exec_without_returning(conn)
-        .await?;
+        .into_query();
+    conn.exec(conn.backend().build(&insert)).await?;
     find_by_email(conn, email)
         .await?
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("contact {email} missing after insert")))
