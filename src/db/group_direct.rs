@@ -72,7 +72,7 @@ pub(super) async fn restart_wal(conn: &DatabaseConnection) {
         let done = db.query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
         });
-        let _ = db.busy_timeout(super::BUSY_TIMEOUT);
+        let _ = super::busy::set(db);
         done.map_err(|e| e.to_string())
     });
     match done.await.and_then(|d| d) {

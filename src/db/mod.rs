@@ -1,6 +1,7 @@
 //! Database access: SQLite (one writer, a pool of readers) or PostgreSQL, chosen from the URL.
 
 pub mod backup;
+mod busy;
 pub mod checkpoint;
 pub mod deferred;
 pub mod desk_entities;
@@ -109,6 +110,7 @@ impl Db {
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
+            .after_connect(|conn, _| Box::pin(busy::set_on(conn)))
             // The writer never stops to checkpoint; `checkpoint::run` does it beside it. A WAL
             // started over keeps its file, cut back to 64 MB. Every write in a group commit has
             // a savepoint, whose journal of page images spilled to a temporary file past 64 KiB:
