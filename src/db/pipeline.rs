@@ -93,17 +93,33 @@ impl Pipeline {
     }
 }
 
-/// PostgreSQL statements that are all plain `INSERT … VALUES` as one statement of
-/// data-modifying CTEs, `WITH w0 AS (first), w1 AS (second) last`: one round trip instead of
-/// one each. The parts share a snapshot and run in no set order, which cannot change what
-/// inserts of given values do; anything else (a delete, an update, an insert that reads) is
-/// left to run on its own (`None`).
+/// PostgreSQL statements that are all plain `INSERT … VALUES`, with at most one plain
+/// `UPDATE` of a table none of them inserts into, as one statement of data-modifying CTEs,
+/// `WITH w0 AS (first), w1 AS (second) last`: one round trip instead of one each. The parts
+/// share a snapshot and run in no set order. That cannot change what inserts of given values
+/// do, nor an update of rows none of the inserts writes (a ticket's update beside its history
+/// and event rows); anything else (a delete, a second update, a statement that reads) is left
+/// to run on its own (`None`).
 fn folded_inserts(statements: &[Statement]) -> Option<Statement> {
-    let plain = |s: &Statement| {
+    let plain = |head: &str| !head.contains("SELECT") && !head.contains("RETURNING");
+    let mut inserted = Vec::new();
+    let mut updated = None;
+    for s in statements {
         let head = s.sql.trim_start();
-        head.starts_with("INSERT ") && !head.contains("SELECT") && !head.contains("RETURNING")
-    };
-    if !statements.iter().all(plain) {
+        if !plain(head) {
+            return None;
+        }
+        if let Some(rest) = head.strip_prefix("INSERT INTO ") {
+            inserted.push(table_at(rest));
+        } else if let Some(rest) = head.strip_prefix("UPDATE ")
+            && updated.is_none()
+        {
+            updated = Some(table_at(rest));
+        } else {
+            return None;
+        }
+    }
+    if updated.is_some_and(|u| inserted.contains(&u)) {
         return None;
     }
     let mut sql = String::from("WITH ");
@@ -128,6 +144,11 @@ fn folded_inserts(statements: &[Statement]) -> Option<Statement> {
         sql,
         values,
     ))
+}
+
+/// The table name a statement's text starts with (`"tickets" SET …` → `"tickets"`).
+fn table_at(rest: &str) -> &str {
+    rest.split_whitespace().next().unwrap_or_default()
 }
 
 /// `sql` with every PostgreSQL placeholder `$n` outside quotes moved up by `by`.
@@ -196,12 +217,35 @@ mod tests {
     }
 
     #[test]
+    fn one_update_of_another_table_folds_with_the_inserts() {
+        let one = folded_inserts(&[
+            pg(
+                r#"UPDATE "tickets" SET "status" = $1 WHERE "id" = $2"#,
+                vec!["open".into(), 7.into()],
+            ),
+            pg(r#"INSERT INTO "events" ("t") VALUES ($1)"#, vec![7.into()]),
+        ])
+        .expect("folded");
+        assert_eq!(
+            one.sql,
+            r#"WITH w0 AS (UPDATE "tickets" SET "status" = $1 WHERE "id" = $2) INSERT INTO "events" ("t") VALUES ($3)"#
+        );
+        let update = |v: i32| pg(r#"UPDATE "tickets" SET "x" = $1"#, vec![v.into()]);
+        let insert = pg(r#"INSERT INTO "events" ("t") VALUES ($1)"#, vec![1.into()]);
+        assert!(folded_inserts(&[update(1), insert.clone(), update(2)]).is_none());
+        let into_same = pg(r#"INSERT INTO "tickets" ("x") VALUES ($1)"#, vec![1.into()]);
+        assert!(folded_inserts(&[update(1), into_same]).is_none());
+    }
+
+    #[test]
     fn anything_but_plain_inserts_runs_on_its_own() {
         let insert = pg(r#"INSERT INTO "a" ("x") VALUES ($1)"#, vec![1.into()]);
         for other in [
             r#"DELETE FROM "a" WHERE "x" = $1"#,
             r#"INSERT INTO "a" ("x") SELECT $1 WHERE NOT EXISTS (SELECT 1 FROM "a")"#,
             r#"UPDATE "a" SET "x" = $1"#,
+            r#"UPDATE "b" SET "x" = (SELECT 1)"#,
+            r#"UPDATE "b" SET "x" = $1 RETURNING "x""#,
         ] {
             assert!(
                 folded_inserts(&[insert.clone(), pg(other, vec![2.into()])]).is_none(),
