@@ -51,38 +51,37 @@ async fn orm_rows<M: FromCells>(
         .collect()
 }
 
-impl Tx for DatabaseTransaction {
-    fn backend(&self) -> DatabaseBackend {
-        self.get_database_backend()
-    }
-    async fn rows<M: FromCells>(&self, stmt: Statement) -> std::result::Result<Vec<M>, DbErr> {
-        orm_rows(self, stmt).await
-    }
-    async fn exec(&self, stmt: Statement) -> std::result::Result<u64, DbErr> {
-        Ok(self.execute_raw(stmt).await?.rows_affected())
-    }
-    async fn run(&self, writes: Pipeline) -> Result<()> {
-        writes.run(self).await
-    }
+/// [`Tx`] for a sea-orm connection type; any further items (`orm`) go into the impl.
+macro_rules! sea_orm_tx {
+    ($conn:ty $(, $($more:tt)*)?) => {
+        impl Tx for $conn {
+            fn backend(&self) -> DatabaseBackend {
+                self.get_database_backend()
+            }
+            async fn rows<M: FromCells>(
+                &self,
+                stmt: Statement,
+            ) -> std::result::Result<Vec<M>, DbErr> {
+                orm_rows(self, stmt).await
+            }
+            async fn exec(&self, stmt: Statement) -> std::result::Result<u64, DbErr> {
+                Ok(self.execute_raw(stmt).await?.rows_affected())
+            }
+            async fn run(&self, writes: Pipeline) -> Result<()> {
+                writes.run(self).await
+            }
+            $($($more)*)?
+        }
+    };
+}
+
+sea_orm_tx!(
+    DatabaseTransaction,
     fn orm(&self) -> Option<&DatabaseTransaction> {
         Some(self)
     }
-}
-
-impl Tx for DatabaseConnection {
-    fn backend(&self) -> DatabaseBackend {
-        self.get_database_backend()
-    }
-    async fn rows<M: FromCells>(&self, stmt: Statement) -> std::result::Result<Vec<M>, DbErr> {
-        orm_rows(self, stmt).await
-    }
-    async fn exec(&self, stmt: Statement) -> std::result::Result<u64, DbErr> {
-        Ok(self.execute_raw(stmt).await?.rows_affected())
-    }
-    async fn run(&self, writes: Pipeline) -> Result<()> {
-        writes.run(self).await
-    }
-}
+);
+sea_orm_tx!(DatabaseConnection);
 
 /// The SQLite writer's own handle, inside a direct batch's transaction.
 pub(crate) struct OnHandle<'c>(pub(crate) &'c rusqlite::Connection);
