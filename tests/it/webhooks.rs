@@ -220,8 +220,9 @@ on_both!(
             expected_messages,
             "the held messages arrive as one digest"
         );
-        // Known race: when two held messages are claimed in one batch, the one that is not
-        // carrying the digest can be held for one more window. It must still arrive, once.
+        // Known, not yet explained: about one run in thirty under CPU load, one held message is
+        // not in the digest and goes a window later (an in-process "one carrier per slot"
+        // did not change that rate). It must still arrive, and every ticket exactly once.
         if titles_in(&all).len() < 6 {
             app.advance(chrono::Duration::seconds(61));
             rx.wait_for("/discord", expected_messages + 1).await;
