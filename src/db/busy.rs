@@ -37,15 +37,10 @@ pub(super) fn set(db: &rusqlite::Connection) -> rusqlite::Result<()> {
 
 /// [`set`] on a connection sqlx opened (its `after_connect` hook).
 pub(super) async fn set_on(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
-    let mut locked = conn.lock_handle().await?;
-    // SAFETY: sqlx keeps the handle open while the connection lives and the lock guard keeps
-    // its worker off it; `from_handle` never closes it, and `db` is dropped before `locked`.
-    let db = unsafe { rusqlite::Connection::from_handle(locked.as_raw_handle().as_ptr()) }
-        .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
-    let out = set(&db).map_err(|e| sqlx::Error::Protocol(e.to_string()));
-    drop(db);
-    drop(locked);
-    out
+    super::group_direct::with_handle(conn, set)
+        .await
+        .map_err(sqlx::Error::Protocol)?
+        .map_err(|e| sqlx::Error::Protocol(e.to_string()))
 }
 
 #[cfg(test)]

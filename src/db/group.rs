@@ -5,7 +5,7 @@
 //! that commit is durable. On PostgreSQL, which has a pool and its own group commit, each write
 //! simply runs in its own transaction.
 //!
-//! The hottest writes (a plain new ticket, job settles, event fan-out) can be sent as plain
+//! The hottest writes (new tickets, replies, mail intake, job settles, event fan-out) can be sent as plain
 //! functions of a rusqlite connection ([`GroupCommit::run_direct`]): the writer runs those on the write
 //! connection's own SQLite handle, on its thread, with no hand-off per statement.
 

@@ -91,25 +91,37 @@ async fn on_write_handle<T>(
     if conn.get_database_backend() != DatabaseBackend::Sqlite {
         return Err("direct writes need SQLite".into());
     }
-    let text = |e: sqlx::Error| e.to_string();
     let mut pooled = conn
         .get_sqlite_connection_pool()
         .acquire()
         .await
-        .map_err(text)?;
-    let mut locked = pooled.lock_handle().await.map_err(text)?;
+        .map_err(|e| e.to_string())?;
+    with_handle(&mut pooled, |db| {
+        db.set_prepared_statement_cache_capacity(64);
+        let out = f(db);
+        // Whatever happened, sqlx must get the connection back outside any transaction.
+        if !db.is_autocommit() {
+            let _ = db.execute_batch("ROLLBACK");
+        }
+        out
+    })
+    .await
+}
+
+/// Runs `f` on the SQLite handle of a connection sqlx opened, lent as a rusqlite connection
+/// (with an empty statement cache: what it prepares is finalized before the handle goes back).
+pub(super) async fn with_handle<T>(
+    conn: &mut sqlx::SqliteConnection,
+    f: impl FnOnce(&Connection) -> T,
+) -> Result<T, String> {
+    let mut locked = conn.lock_handle().await.map_err(|e| e.to_string())?;
     // SAFETY: sqlx opened this handle and keeps it open while its connection lives, and the
     // lock guard `locked` keeps sqlx's worker off it until it drops. `from_handle` never
     // closes the handle, and `db` (with every statement it prepared) is dropped before
     // `locked` is.
     let db = unsafe { Connection::from_handle(locked.as_raw_handle().as_ptr()) }
         .map_err(|e| e.to_string())?;
-    db.set_prepared_statement_cache_capacity(64);
     let out = f(&db);
-    // Whatever happened, sqlx must get the connection back outside any transaction.
-    if !db.is_autocommit() {
-        let _ = db.execute_batch("ROLLBACK");
-    }
     drop(db);
     drop(locked);
     Ok(out)

@@ -1,8 +1,8 @@
 //! Ticket service functions: create, edit, delete. Status, priority and assignment live in `changes`.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QueryTrait, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QueryTrait, Set,
 };
 
 use super::access;
@@ -131,43 +131,36 @@ async fn create_noting_tags(
     }
     let now = ctx.clock.now_micros();
     let c = ctx.clone();
-    // Concurrent creations share one durable commit on SQLite (see `db::group`); a plain
-    // ticket is written there directly, with no hand-off per statement.
-    if ctx.db.group.runs_direct()
-        && !checked.auto_assign
-        && input.attachments.is_empty()
-        && let RequesterInput::Known(requester_id) = input.requester
-        && let Some(policy) = checked.policy.clone()
-    {
-        let t = ctx
-            .db
+    // Concurrent creations share one durable commit on SQLite (see `db::group`), written on
+    // the writer's own handle unless the category assigns (that write needs sea-orm).
+    let t = if ctx.db.group.runs_direct() && !checked.auto_assign {
+        ctx.db
             .group
-            .run_direct(move |db| {
-                let mut am = insert::row(&input, &checked, requester_id, now);
-                crate::sla::store::apply(&mut am, &policy, now)?;
-                let handle = OnHandle(db);
-                let t = tx::finish(insert::insert_numbered(&c, &handle, am))?;
-                let mut writes = Pipeline::for_backend(DatabaseBackend::Sqlite);
-                insert::queue_created(&mut writes, &t, &input, &checked.tags, requester_id, now);
-                writes.run_direct(db)?;
-                Ok(t)
+            .run_direct(move |db| tx::finish(insert_queued(&c, &OnHandle(db), input, checked, now)))
+            .await?
+    } else {
+        ctx.db
+            .group
+            .run(move |txn| {
+                Box::pin(async move { insert_queued(&c, txn, input, checked, now).await })
             })
-            .await?;
-        return Ok((t, bare));
-    }
-    let t = ctx
-        .db
-        .group
-        .run(move |txn| {
-            Box::pin(async move {
-                let mut writes = Pipeline::new(txn);
-                let t = insert_checked(&c, txn, input, checked, now, &mut writes).await?;
-                writes.run(txn).await?;
-                Ok(t)
-            })
-        })
-        .await?;
+            .await?
+    };
     Ok((t, bare))
+}
+
+/// [`insert_checked`] with its queued rows run, in `txn`.
+async fn insert_queued(
+    ctx: &Ctx,
+    txn: &impl Tx,
+    input: NewTicket,
+    checked: Checked,
+    now: i64,
+) -> Result<ticket::Model> {
+    let mut writes = Pipeline::for_backend(txn.backend());
+    let t = insert_checked(ctx, txn, input, checked, now, &mut writes).await?;
+    txn.run(writes).await?;
+    Ok(t)
 }
 
 /// A new ticket checked and given a free number and its SLA policy, ready to insert.
