@@ -101,6 +101,7 @@ pub async fn open_context(config: Config, clock: Clock) -> anyhow::Result<Ctx> {
         keys,
         clock,
         catalog: Default::default(),
+        hints: Default::default(),
     });
     crate::tickets::categories::seed_defaults(&ctx).await?;
     Ok(ctx)

@@ -27,6 +27,8 @@ pub struct Parts {
     pub blobs: Arc<crate::attachments::Blobs>,
     /// Per-process copies of the categories and SLA policies.
     pub catalog: crate::tickets::catalog::Catalog,
+    /// Which account each API token resolved to last (a hint for folded reads, never trusted).
+    pub hints: Arc<crate::auth::caller::Hints>,
 }
 
 impl Ctx {

@@ -8,12 +8,31 @@ use serde::de::DeserializeOwned;
 
 use crate::app::AppState;
 use crate::auth::Actor;
+use crate::auth::caller::Caller;
 use crate::error::Error;
 
 /// The authenticated caller (401 when missing or invalid).
 pub struct Auth(pub Actor);
 
 impl FromRequestParts<AppState> for Auth {
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Bearer(caller) = Bearer::from_request_parts(parts, state).await?;
+        crate::auth::caller::actor(&state.ctx, &caller)
+            .await
+            .map(Auth)
+    }
+}
+
+/// A caller whose credential is valid on its face (401 otherwise) and whose account the
+/// handler reads along with its data (`auth::caller::read_as`).
+pub struct Bearer(pub Caller);
+
+impl FromRequestParts<AppState> for Bearer {
     type Rejection = Error;
 
     async fn from_request_parts(
@@ -33,9 +52,7 @@ impl FromRequestParts<AppState> for Auth {
             .ok_or_else(|| {
                 Error::Unauthorized("Authorization header must be 'Bearer <token>'".into())
             })?;
-        crate::auth::service::authenticate(&state.ctx, token)
-            .await
-            .map(Auth)
+        crate::auth::caller::caller(&state.ctx, token).map(Bearer)
     }
 }
 

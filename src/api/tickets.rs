@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ApiPath, ApiQuery, Auth};
+use super::extract::{ApiJson, ApiPath, ApiQuery, Auth, Bearer};
 use super::upload::JsonOrForm;
 use crate::app::AppState;
 use crate::auth::Actor;
@@ -265,10 +265,12 @@ pub async fn list_for(
     responses((status = 200, body = TicketPage), (status = 400)), security(("bearer" = [])))]
 pub async fn list(
     State(s): State<AppState>,
-    Auth(a): Auth,
+    Bearer(caller): Bearer,
     ApiQuery(params): ApiQuery<BTreeMap<String, String>>,
 ) -> Result<Json<TicketPage>> {
-    Ok(Json(list_for(&s, &a, &params).await?))
+    let (_, data, next_cursor) =
+        crate::tickets::page_fold::list_views_as(&s.ctx, &caller, &params).await?;
+    Ok(Json(TicketPage { data, next_cursor }))
 }
 
 /// One ticket by id or number.
@@ -276,12 +278,10 @@ pub async fn list(
     responses((status = 200, body = TicketView), (status = 404)), security(("bearer" = [])))]
 pub async fn get(
     State(s): State<AppState>,
-    Auth(a): Auth,
+    Bearer(caller): Bearer,
     ApiPath(key): ApiPath<String>,
 ) -> Result<Json<TicketView>> {
-    Ok(Json(
-        view::load_one(&s.ctx.db, &a, &key, s.ctx.clock.now_micros()).await?,
-    ))
+    Ok(Json(view::load_one_as(&s.ctx, &caller, &key).await?))
 }
 
 /// `PATCH /tickets/{id}` body.

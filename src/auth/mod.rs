@@ -1,5 +1,6 @@
 //! Authentication: passwords, JWT access tokens, rotating refresh tokens, personal API tokens.
 
+pub mod caller;
 pub mod password;
 pub mod reset;
 pub mod service;

@@ -1,9 +1,7 @@
 //! Login, registration, refresh-token rotation with reuse detection, logout, API tokens.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set, Statement,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::Serialize;
 
 use super::Actor;
@@ -189,82 +187,53 @@ pub async fn logout(ctx: &Ctx, actor: &Actor, token: &str) -> Result<()> {
 
 /// Resolves a bearer credential (JWT or personal API token) to the live, active user.
 pub async fn authenticate(ctx: &Ctx, bearer: &str) -> Result<Actor> {
-    let now = ctx.clock.now_micros();
-    if bearer.starts_with(API_TOKEN_PREFIX) {
-        return token_actor(ctx, bearer, now).await;
-    }
-    let user_id = ctx
-        .keys
-        .verify_access(bearer, now / 1_000_000)
-        .ok_or_else(|| Error::Unauthorized("invalid or expired access token".into()))?
-        .sub;
-    live_actor(ctx, user_id).await
+    let caller = super::caller::caller(ctx, bearer)?;
+    super::caller::actor(ctx, &caller).await
 }
 
-/// An account as authentication reads it.
-struct Account {
+/// An account as authentication reads it, with the API token it was found by (if any).
+pub(super) struct AccountRow {
     id: i64,
     name: String,
     role: String,
     active: bool,
     email: String,
+    token_id: Option<i64>,
+    token_used_at: Option<i64>,
 }
 
-impl FromCells for Account {
+impl FromCells for AccountRow {
     fn from_cells(row: &impl Cells) -> std::result::Result<Self, DbErr> {
-        Ok(Account {
+        Ok(AccountRow {
             id: row.at(0)?,
             name: row.at(1)?,
             role: row.at(2)?,
             active: row.at(3)?,
             email: row.at(4)?,
-        })
-    }
-}
-
-/// An API token row with its account.
-struct TokenAccount {
-    account: Account,
-    token_id: i64,
-    last_used_at: Option<i64>,
-}
-
-impl FromCells for TokenAccount {
-    fn from_cells(row: &impl Cells) -> std::result::Result<Self, DbErr> {
-        Ok(TokenAccount {
-            account: Account::from_cells(row)?,
             token_id: row.at(5)?,
-            last_used_at: row.at(6)?,
+            token_used_at: row.at(6)?,
         })
     }
 }
 
-/// An API token's account, read with the token in one query (every API call pays for it).
-async fn token_actor(ctx: &Ctx, bearer: &str, now: i64) -> Result<Actor> {
-    let row: TokenAccount = ctx
-        .db
-        .read_one(Statement::from_sql_and_values(
-            ctx.db.backend,
-            "SELECT u.id, u.name, u.role, u.active, u.email, t.id, t.last_used_at \
-             FROM api_tokens t JOIN users u ON u.id = t.user_id \
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
-            [hash_token(bearer).into()],
-        ))
-        .await?
-        .ok_or_else(|| Error::Unauthorized("invalid API token".into()))?;
+/// The account read for a request as its actor: refused when deactivated (every way of
+/// authenticating ends here), and an API token's last use noted.
+pub(super) async fn authenticate_account(ctx: &Ctx, row: AccountRow) -> Result<Actor> {
     // Last-used is informative; refresh it at most once a minute to spare the writer.
-    if row.last_used_at.is_none_or(|t| now - t > 60_000_000) {
+    let now = ctx.clock.now_micros();
+    if let Some(token_id) = row.token_id
+        && row.token_used_at.is_none_or(|t| now - t > 60_000_000)
+    {
         api_token::Entity::update_many()
             .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
-            .filter(api_token::Column::Id.eq(row.token_id))
+            .filter(api_token::Column::Id.eq(token_id))
             .exec(&ctx.db.write)
             .await?;
     }
-    active_actor(row.account)
+    active_actor(row)
 }
 
-/// An account as an actor, refused when deactivated (every way of authenticating ends here).
-fn active_actor(a: Account) -> Result<Actor> {
+fn active_actor(a: AccountRow) -> Result<Actor> {
     if !a.active {
         return Err(Error::Unauthorized(
             "account not found or deactivated".into(),
@@ -280,16 +249,11 @@ fn active_actor(a: Account) -> Result<Actor> {
 
 /// The account as an actor, re-read now so deactivation and demotion apply at once.
 pub async fn live_actor(ctx: &Ctx, user_id: i64) -> Result<Actor> {
-    let account: Account = ctx
-        .db
-        .read_one(Statement::from_sql_and_values(
-            ctx.db.backend,
-            "SELECT id, name, role, active, email FROM users WHERE id = $1",
-            [user_id.into()],
-        ))
-        .await?
-        .ok_or_else(|| Error::Unauthorized("account not found or deactivated".into()))?;
-    active_actor(account)
+    let caller = super::caller::Caller {
+        credential: super::caller::Credential::Jwt(user_id),
+        hint: None,
+    };
+    super::caller::actor(ctx, &caller).await
 }
 
 /// A personal API token as listed (never the secret itself).

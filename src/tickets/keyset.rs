@@ -108,6 +108,19 @@ impl Decode for Sort {
 }
 
 impl SortKeys {
+    /// A ticket's place in `sort`.
+    pub fn of(sort: &Sort, t: &ticket::Model) -> SortKeys {
+        let mut vals = [0; 3];
+        for (f, _) in &sort.0 {
+            vals[f.slot()] = match f {
+                SortField::Priority => i64::from(t.priority_rank),
+                SortField::CreatedAt => t.created_at,
+                SortField::UpdatedAt => t.updated_at,
+            };
+        }
+        SortKeys { id: t.id, vals }
+    }
+
     /// The value of one sort field.
     pub fn value(&self, f: SortField) -> i64 {
         self.vals[f.slot()]

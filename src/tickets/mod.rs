@@ -12,6 +12,7 @@ pub mod keyset;
 pub mod merge;
 pub mod model;
 pub mod number;
+pub mod page_fold;
 pub mod query;
 pub mod rating;
 pub mod scan;

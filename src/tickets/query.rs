@@ -107,7 +107,7 @@ impl Sort {
 }
 
 /// A position in a sorted list: the sort values and id of the last row returned.
-fn encode_cursor(sort: &Sort, t: &SortKeys) -> String {
+pub(super) fn encode_cursor(sort: &Sort, t: &SortKeys) -> String {
     let mut vals: Vec<i64> = sort.0.iter().map(|(f, _)| t.value(*f)).collect();
     vals.push(t.id);
     let text = vals
@@ -118,7 +118,8 @@ fn encode_cursor(sort: &Sort, t: &SortKeys) -> String {
     URL_SAFE_NO_PAD.encode(text)
 }
 
-fn decode_cursor(sort: &Sort, raw: &str) -> Result<Vec<i64>> {
+/// The sort values and id a cursor holds (a field error when it is not this sort's).
+pub(super) fn decode_cursor(sort: &Sort, raw: &str) -> Result<Vec<i64>> {
     let bad = || {
         Error::field(
             "cursor",
@@ -261,7 +262,7 @@ pub async fn page_ids(
 
 /// One ordered key query (id and sort values) per (part, range) of a page. With a text
 /// plan the text query is one of the filters; without, it is left out (a scan checks it).
-fn members(
+pub(super) fn members(
     backend: sea_orm::DatabaseBackend,
     actor: &Actor,
     filters: &Filters,

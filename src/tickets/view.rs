@@ -136,8 +136,8 @@ pub fn of_new(
 
 /// A ticket row with its people, tags and the counts of its files and ratings, read by the
 /// same statement (`with_extras`).
-struct RowWithExtras {
-    ticket: ticket::Model,
+pub(super) struct RowWithExtras {
+    pub(super) ticket: ticket::Model,
     requester_name: Option<String>,
     requester_email: Option<String>,
     assignee_name: Option<String>,
@@ -169,6 +169,24 @@ const TAG_SEPARATOR: char = '\u{1f}';
 /// ticket without files or rating (the common case); "not found" otherwise.
 pub async fn load_one(db: &Db, actor: &Actor, key: &str, now: i64) -> Result<TicketView> {
     first(views_for(db, super::view_sql::one(db.backend, actor, key), now).await?)
+}
+
+/// `load_one` for a caller whose account is read along with the ticket (one round trip on
+/// PostgreSQL); the caller's live account decides what they may see, as in `load_one`.
+pub async fn load_one_as(
+    ctx: &crate::context::Ctx,
+    caller: &crate::auth::caller::Caller,
+    key: &str,
+) -> Result<TicketView> {
+    let backend = ctx.db.backend;
+    let (_, rows) = crate::auth::caller::read_as(
+        ctx,
+        caller,
+        |actor| Ok(super::view_sql::one(backend, actor, key)),
+        &crate::db::direct::RowsOf::<RowWithExtras>::default(),
+    )
+    .await?;
+    first(views_of(&ctx.db.read, rows, ctx.clock.now_micros()).await?)
 }
 
 /// The view of ticket `id` as it is now, without a visibility check (for callers that have
@@ -271,7 +289,7 @@ pub(super) fn with_extras(
 }
 
 /// Views of rows read `with_extras`; files and ratings are loaded only for rows that have some.
-async fn views_of(
+pub(super) async fn views_of(
     conn: &impl ConnectionTrait,
     rows: Vec<RowWithExtras>,
     now: i64,

@@ -11,6 +11,7 @@ mod auth;
 mod autoassign;
 mod bench;
 mod browser;
+mod caller;
 mod canned;
 mod crash;
 mod csat;

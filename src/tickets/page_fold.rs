@@ -1,0 +1,134 @@
+//! A list page on PostgreSQL in one round trip: the caller's account, the page's key walks
+//! (`keyset::union_all`), their merge and the page's views as one statement.
+//!
+//! On SQLite a statement is a call on the request's own thread, so the page is read as
+//! before (`query::list_views`). On PostgreSQL each statement is a round trip to a backend
+//! process on the same cores, and a page was three: the account, the key walks, the views.
+//! Here the key walks are merged by the database (`ORDER BY` the sort keys and id, as
+//! `keyset::compare` orders them, `LIMIT` a page plus one) and the views are read for those
+//! ids in the same statement; the rows come back unordered and are put in list order here.
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{DatabaseBackend, EntityTrait, QueryFilter, QueryTrait, Statement, Value};
+use std::collections::BTreeMap;
+
+use super::keyset::{self, SortKeys};
+use super::query::{self, Filters, Sort};
+use super::view::{self, RowWithExtras, TicketView};
+use crate::auth::Actor;
+use crate::auth::caller::{self, Caller};
+use crate::context::Ctx;
+use crate::db::direct::RowsOf;
+use crate::db::entities::ticket;
+use crate::error::{Error, Result};
+
+/// One page of the tickets `caller` may see, from query-string parameters, with the next
+/// cursor and the caller's live account.
+pub async fn list_views_as(
+    ctx: &Ctx,
+    caller: &Caller,
+    params: &BTreeMap<String, String>,
+) -> Result<(Actor, Vec<TicketView>, Option<String>)> {
+    if !ctx.db.is_postgres() || caller.hint.is_none() {
+        let actor = caller::actor(ctx, caller).await?;
+        let (views, next) = query::list_views(ctx, &actor, params).await?;
+        return Ok((actor, views, next));
+    }
+    let (checked, sort, limit, after) = match parsed(params) {
+        Ok(p) => p,
+        Err(e) => {
+            // An unknown caller learns nothing of the query's errors: 401 comes first.
+            caller::actor(ctx, caller).await?;
+            return Err(e);
+        }
+    };
+    let text_plan = match &checked.q {
+        Some(q) => crate::search::plan(&ctx.db.read, &ctx.db.plans, q).await?,
+        None => crate::search::Plan::Drive,
+    };
+    let want = limit + 1;
+    let (actor, mut rows) = caller::read_as(
+        ctx,
+        caller,
+        |actor| {
+            let filters = query::parse_filters(params, actor.id)?;
+            page_statement(
+                ctx.db.backend,
+                actor,
+                &filters,
+                &sort,
+                after.as_deref(),
+                text_plan,
+                want,
+            )
+        },
+        &RowsOf::<RowWithExtras>::default(),
+    )
+    .await?;
+    rows.sort_by(|a, b| {
+        keyset::compare(
+            &sort,
+            &SortKeys::of(&sort, &a.ticket),
+            &SortKeys::of(&sort, &b.ticket),
+        )
+    });
+    let next = if rows.len() as u64 > limit {
+        rows.truncate(limit as usize);
+        rows.last()
+            .map(|r| query::encode_cursor(&sort, &SortKeys::of(&sort, &r.ticket)))
+    } else {
+        None
+    };
+    let views = view::views_of(&ctx.db.read, rows, ctx.clock.now_micros()).await?;
+    Ok((actor, views, next))
+}
+
+/// A page's parameters: filters (which errors they have does not depend on who asks; "me" is
+/// filled in per account, later), sort, size and the cursor's position.
+fn parsed(params: &BTreeMap<String, String>) -> Result<(Filters, Sort, u64, Option<Vec<i64>>)> {
+    let checked = query::parse_filters(params, 0)?;
+    let sort = Sort::parse(params.get("sort").map(String::as_str))?;
+    let limit = query::parse_limit(params)?;
+    let after = match params.get("cursor").filter(|c| !c.trim().is_empty()) {
+        Some(c) => Some(query::decode_cursor(&sort, c)?),
+        None => None,
+    };
+    Ok((checked, sort, limit, after))
+}
+
+/// `WITH page AS (<merged key walks>) <views of the page's ids>`.
+fn page_statement(
+    backend: DatabaseBackend,
+    actor: &Actor,
+    filters: &Filters,
+    sort: &Sort,
+    after: Option<&[i64]>,
+    text_plan: crate::search::Plan,
+    want: u64,
+) -> Result<Statement> {
+    let members = query::members(backend, actor, filters, sort, after, Some(text_plan));
+    let walks = keyset::union_all(backend, members, want)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("a list page without key walks")))?;
+    let mut values: Vec<Value> = walks.values.map(|v| v.0).unwrap_or_default();
+    let mut order: Vec<String> = sort
+        .0
+        .iter()
+        .map(|(f, desc)| {
+            let col = sea_orm::IdenStatic::as_str(&f.column()).to_string();
+            format!("\"{col}\" {}", if *desc { "DESC" } else { "ASC" })
+        })
+        .collect();
+    order.push("\"id\" ASC".into());
+    let select = ticket::Entity::find().filter(Expr::cust(
+        "\"tickets\".\"id\" IN (SELECT \"id\" FROM \"page\")",
+    ));
+    let views = view::with_extras(select, backend).build(backend);
+    let view_sql = crate::db::pipeline::renumbered(&views.sql, values.len());
+    values.extend(views.values.map(|v| v.0).unwrap_or_default());
+    let sql = format!(
+        "WITH \"page\" AS (SELECT \"id\" FROM ({}) AS \"walks\" ORDER BY {} LIMIT {want}) {view_sql}",
+        walks.sql,
+        order.join(", ")
+    );
+    Ok(Statement::from_sql_and_values(backend, sql, values))
+}
