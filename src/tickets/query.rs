@@ -226,7 +226,7 @@ pub async fn page_ids(
         }
         _ => None,
     };
-    let mut rows = match scanned {
+    let rows = match scanned {
         Some(rows) => rows,
         None => {
             // One index range per (part, range); all of them go to the database as one
@@ -249,15 +249,25 @@ pub async fn page_ids(
             }
         }
     };
+    Ok(page_of(sort, rows, limit))
+}
+
+/// The ids of a page of `limit` from merged key rows (a page plus one at most from each
+/// walk), in list order, and the next cursor when there are more.
+pub(super) fn page_of(
+    sort: &Sort,
+    mut rows: Vec<SortKeys>,
+    limit: u64,
+) -> (Vec<i64>, Option<String>) {
     rows.sort_by(|a, b| super::keyset::compare(sort, a, b));
-    rows.truncate(want as usize);
+    rows.truncate(limit as usize + 1);
     let next = if rows.len() as u64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|t| encode_cursor(sort, t))
     } else {
         None
     };
-    Ok((rows.iter().map(|k| k.id).collect(), next))
+    (rows.iter().map(|k| k.id).collect(), next)
 }
 
 /// One ordered key query (id and sort values) per (part, range) of a page. With a text
