@@ -48,6 +48,19 @@ impl Pipeline {
         self.statements.is_empty()
     }
 
+    /// The queue as one PostgreSQL statement, when it is one or folds into one: a single
+    /// statement is atomic by itself, so it needs no transaction around it.
+    pub fn single(&self) -> Option<Statement> {
+        if self.backend != DatabaseBackend::Postgres {
+            return None;
+        }
+        match self.statements.as_slice() {
+            [one] => Some(one.clone()),
+            [] => None,
+            many => folded_inserts(many),
+        }
+    }
+
     /// Runs the queued statements in order on a direct writer's connection (see
     /// `db::group`), stopping at the first that fails.
     pub fn run_direct(self, db: &rusqlite::Connection) -> Result<()> {
@@ -186,6 +199,54 @@ mod tests {
 
     fn pg(sql: &str, values: Vec<sea_orm::Value>) -> Statement {
         Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values)
+    }
+
+    #[test]
+    fn a_pipeline_is_one_statement_only_on_postgresql_and_only_when_it_folds() {
+        use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+        let insert = |table: &str, v: i64| {
+            Query::insert()
+                .into_table(Alias::new(table))
+                .columns([Alias::new("x")])
+                .values_panic([v.into()])
+                .to_owned()
+        };
+        let update = |table: &str, v: i64| {
+            Query::update()
+                .table(Alias::new(table))
+                .value(Alias::new("x"), v)
+                .and_where(Expr::col(Alias::new("id")).eq(1))
+                .to_owned()
+        };
+        let mut p = Pipeline::for_backend(DatabaseBackend::Postgres);
+        assert!(p.single().is_none(), "nothing queued");
+        p.push(&insert("a", 7));
+        let one = p.single().expect("one statement");
+        assert_eq!(one.sql, r#"INSERT INTO "a" ("x") VALUES ($1)"#);
+        p.push(&update("b", 8));
+        let folded = p
+            .single()
+            .expect("an insert and an update of another table fold");
+        assert_eq!(
+            folded.sql,
+            r#"WITH w0 AS (INSERT INTO "a" ("x") VALUES ($1)) UPDATE "b" SET "x" = $2 WHERE "id" = $3"#
+        );
+        assert_eq!(
+            folded.values.expect("values").0,
+            vec![7i64.into(), 8i64.into(), 1i32.into()]
+        );
+        p.push(&update("c", 9));
+        assert!(
+            p.single().is_none(),
+            "two updates run one by one, in a transaction"
+        );
+
+        let mut s = Pipeline::for_backend(DatabaseBackend::Sqlite);
+        s.push(&insert("a", 7));
+        assert!(
+            s.single().is_none(),
+            "SQLite's writes go through its group commit"
+        );
     }
 
     #[test]
