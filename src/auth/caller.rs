@@ -173,7 +173,11 @@ async fn settle(ctx: &Ctx, caller: &Caller, row: Option<AccountRow>) -> Result<A
     };
     let row = row.ok_or_else(|| Error::Unauthorized(missing.into()))?;
     let actor = authenticate_account(ctx, row).await?;
-    if let Credential::ApiToken(hash) = &caller.credential {
+    let hinted = caller
+        .hint
+        .as_ref()
+        .is_some_and(|h| h.id == actor.id && h.role == actor.role);
+    if let (Credential::ApiToken(hash), false) = (&caller.credential, hinted) {
         ctx.hints.put(hash, &actor);
     }
     Ok(actor)

@@ -90,6 +90,21 @@ both_backends!(
             );
         }
 
+        // "me" in a filter is whoever the live account is.
+        app.post(
+            &format!("/api/v1/tickets/{}/assign", taken["id"]),
+            &admin,
+            json!({"agent_id": jwt_id}),
+        )
+        .await
+        .ok(200);
+        assert_eq!(listed(&app, &jwt, "&assignee=me").await, vec![id(&taken)]);
+        assert_eq!(listed(&app, &tok, "&assignee=me").await, Vec::<i64>::new());
+        assert_eq!(
+            listed(&app, &tok, "&assignee=none&priority=high,medium").await,
+            vec![id(&open), id(&own)]
+        );
+
         // Demoted to customer: only what they asked for themselves.
         set_role(&app, &admin, jwt_id, "customer").await;
         set_role(&app, &admin, tok_id, "customer").await;
