@@ -60,6 +60,12 @@ pub struct Config {
     pub worker_batch: u32,
     /// Seconds a claimed job stays leased before another worker may retry it.
     pub job_lease_secs: i64,
+    /// Matches up to which a search reads and sorts all of them; beyond, it walks the list's
+    /// own index and checks each entry (`search::Plan`).
+    pub search_drive_limit: i64,
+    /// PostgreSQL: rows a search's walk of the list index reads (per part of the filter)
+    /// before it gives up and reads the matches instead (`tickets::budget`).
+    pub search_scan_budget: u64,
     /// Delivery attempts before a job is dead.
     pub job_max_attempts: i32,
     /// First retry delay in seconds; doubles each attempt (with jitter), capped at 6 hours.
@@ -137,6 +143,8 @@ impl Default for Config {
             worker_poll_ms: 500,
             worker_batch: 64,
             job_lease_secs: 300,
+            search_drive_limit: crate::search::DRIVE_LIMIT,
+            search_scan_budget: crate::search::SCAN_BUDGET,
             job_max_attempts: 8,
             job_backoff_secs: 30,
             delivery_timeout_secs: 15,

@@ -79,7 +79,10 @@ impl Db {
                 write: conn.clone(),
                 read: conn,
                 backend: DatabaseBackend::Postgres,
-                plans: Default::default(),
+                plans: crate::search::PlanCache::new(
+                    config.search_drive_limit,
+                    config.search_scan_budget,
+                ),
                 matches: Default::default(),
                 direct: None,
             });
@@ -142,7 +145,10 @@ impl Db {
             write,
             read: SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
             backend: DatabaseBackend::Sqlite,
-            plans: Default::default(),
+            plans: crate::search::PlanCache::new(
+                config.search_drive_limit,
+                config.search_scan_budget,
+            ),
             matches: Default::default(),
             direct,
         })

@@ -29,6 +29,15 @@ pub enum Plan {
 /// 1M tickets: 4,400 matches read and sorted in 2 ms, 50,000 in 95 ms; scanning 8–10 ms.
 pub const DRIVE_LIMIT: i64 = 5000;
 
+/// Rows a PostgreSQL walk of the list index reads, per part of the filter, before the page is
+/// read from the matches instead (`tickets::budget`). A word just past the drive limit whose
+/// matches all sort late (a burst of tickets about one thing) walked 51,000 rows (186 ms) where
+/// reading its 5,182 matches took 14-21 ms. Each walked row costs about what reading one match
+/// does (~3.6 µs), so a budget the size of the drive limit spends at most what driving a
+/// just-past-the-limit word costs before it drives: never much worse than the better choice,
+/// while walks of words spread over the list (5,001+ matches) rarely run out.
+pub const SCAN_BUDGET: u64 = 5000;
+
 /// How long a chosen plan is reused: a word's match count changes slowly.
 const PLAN_TTL: Duration = Duration::from_secs(60);
 
@@ -38,19 +47,40 @@ const PLAN_CACHE_MAX: usize = 10_000;
 /// Plans chosen recently, by text query. Counting a common word's matches merges its prefix
 /// doclists, which costs a third of the whole search (2–12 ms at a million tickets), and the
 /// choice only ever affects speed, never which rows come back.
-#[derive(Clone, Default)]
-pub struct PlanCache(Arc<Mutex<HashMap<String, (Plan, Instant)>>>);
+#[derive(Clone)]
+pub struct PlanCache {
+    plans: Arc<Mutex<HashMap<String, (Plan, Instant)>>>,
+    /// Matches up to which a search drives (`DRIVE_LIMIT` unless configured).
+    pub drive_limit: i64,
+    /// Rows a PostgreSQL scan may walk per part (`SCAN_BUDGET` unless configured).
+    pub scan_budget: u64,
+}
+
+impl Default for PlanCache {
+    fn default() -> Self {
+        PlanCache::new(DRIVE_LIMIT, SCAN_BUDGET)
+    }
+}
 
 impl PlanCache {
+    /// An empty cache choosing with these limits.
+    pub fn new(drive_limit: i64, scan_budget: u64) -> PlanCache {
+        PlanCache {
+            plans: Default::default(),
+            drive_limit: drive_limit.max(0),
+            scan_budget: scan_budget.max(1),
+        }
+    }
+
     fn get(&self, query: &str) -> Option<Plan> {
-        let map = self.0.lock().ok()?;
+        let map = self.plans.lock().ok()?;
         map.get(query)
             .filter(|(_, at)| at.elapsed() < PLAN_TTL)
             .map(|(p, _)| *p)
     }
 
     fn put(&self, query: String, plan: Plan) {
-        if let Ok(mut map) = self.0.lock() {
+        if let Ok(mut map) = self.plans.lock() {
             if map.len() >= PLAN_CACHE_MAX {
                 map.clear();
             }
@@ -59,7 +89,7 @@ impl PlanCache {
     }
 }
 
-/// Chooses the plan for `q` by counting its matches up to `DRIVE_LIMIT` (a short read of the
+/// Chooses the plan for `q` by counting its matches up to the drive limit (a short read of the
 /// text index), or reuses the choice made for the same query in the last minute.
 /// PostgreSQL needs the choice too: its estimate for a prefix query is a default (5,064
 /// rows at 1M tickets for a word with 700 matches), so it walked the list index for rare
@@ -88,14 +118,14 @@ pub async fn plan(conn: &impl ConnectionTrait, cache: &PlanCache, q: &str) -> Re
         .query_one_raw(Statement::from_sql_and_values(
             backend,
             count_sql,
-            [query.clone().into(), (DRIVE_LIMIT + 1).into()],
+            [query.clone().into(), (cache.drive_limit + 1).into()],
         ))
         .await?;
     let n: i64 = match row {
         Some(r) => r.try_get("", "n")?,
         None => 0,
     };
-    let plan = if n > DRIVE_LIMIT {
+    let plan = if n > cache.drive_limit {
         Plan::Scan
     } else {
         Plan::Drive
@@ -176,7 +206,7 @@ mod tests {
         for i in 0..PLAN_CACHE_MAX {
             c.put(format!("\"w{i}\"*"), Plan::Drive);
         }
-        let held = c.0.lock().unwrap().len();
+        let held = c.plans.lock().unwrap().len();
         assert!(held <= PLAN_CACHE_MAX, "{held}");
         assert_eq!(c.get("\"vpn\"*"), None, "started over when full");
     }

@@ -108,6 +108,15 @@ impl Decode for Sort {
 }
 
 impl SortKeys {
+    /// The place of ticket `id` whose sort fields have `values`, in the sort's order.
+    pub fn at(sort: &Sort, id: i64, values: &[i64]) -> SortKeys {
+        let mut vals = [0; 3];
+        for ((f, _), v) in sort.0.iter().zip(values) {
+            vals[f.slot()] = *v;
+        }
+        SortKeys { id, vals }
+    }
+
     /// A ticket's place in `sort`.
     pub fn of(sort: &Sort, t: &ticket::Model) -> SortKeys {
         let mut vals = [0; 3];
@@ -125,6 +134,25 @@ impl SortKeys {
     pub fn value(&self, f: SortField) -> i64 {
         self.vals[f.slot()]
     }
+}
+
+/// The name of a sort field's column, as a key walk selects it.
+pub fn column_name(f: SortField) -> &'static str {
+    sea_orm::IdenStatic::as_str(&f.column())
+}
+
+/// `ORDER BY` terms over a key walk's columns (the sort's, then id), as `compare` orders.
+pub fn order_by(sort: &Sort) -> String {
+    let mut terms: Vec<String> = sort
+        .0
+        .iter()
+        .map(|(f, desc)| {
+            let dir = if *desc { "DESC" } else { "ASC" };
+            format!("\"{}\" {dir}", column_name(*f))
+        })
+        .collect();
+    terms.push("\"id\" ASC".into());
+    terms.join(", ")
 }
 
 /// Orders two tickets as the list does: sort keys, then id ascending.
@@ -151,10 +179,20 @@ pub fn union_all(
     members: Vec<SelectStatement>,
     limit: u64,
 ) -> Option<Statement> {
+    union_all_built(backend, members.iter().map(|m| backend.build(m)), limit)
+}
+
+/// `union_all` of members already built as statements (their placeholders each from `$1`).
+pub fn union_all_built(
+    backend: DatabaseBackend,
+    members: impl IntoIterator<Item = Statement>,
+    limit: u64,
+) -> Option<Statement> {
     let mut sql = String::new();
     let mut values: Vec<Value> = Vec::new();
-    for (i, m) in members.iter().enumerate() {
-        let built = backend.build(m);
+    let mut any = false;
+    for (i, built) in members.into_iter().enumerate() {
+        any = true;
         let text = match backend {
             DatabaseBackend::Postgres => crate::db::pipeline::renumbered(&built.sql, values.len()),
             _ => built.sql,
@@ -167,7 +205,7 @@ pub fn union_all(
         sql.push_str(&part);
         values.extend(built.values.map(|v| v.0).unwrap_or_default());
     }
-    (!members.is_empty()).then(|| Statement::from_sql_and_values(backend, sql, values))
+    any.then(|| Statement::from_sql_and_values(backend, sql, values))
 }
 
 #[cfg(test)]

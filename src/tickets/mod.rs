@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod autoassign;
+pub mod budget;
 pub mod bulk;
 pub mod catalog;
 pub mod categories;

@@ -125,15 +125,6 @@ fn page_statement(
 ) -> Result<Statement> {
     let walks = walks(backend, actor, filters, sort, after, want)?;
     let mut values: Vec<Value> = walks.values.map(|v| v.0).unwrap_or_default();
-    let mut order: Vec<String> = sort
-        .0
-        .iter()
-        .map(|(f, desc)| {
-            let col = sea_orm::IdenStatic::as_str(&f.column()).to_string();
-            format!("\"{col}\" {}", if *desc { "DESC" } else { "ASC" })
-        })
-        .collect();
-    order.push("\"id\" ASC".into());
     let select = ticket::Entity::find().filter(Expr::cust(
         "\"tickets\".\"id\" IN (SELECT \"id\" FROM \"page\")",
     ));
@@ -143,7 +134,7 @@ fn page_statement(
     let sql = format!(
         "WITH \"page\" AS (SELECT \"id\" FROM ({}) AS \"walks\" ORDER BY {} LIMIT {want}) {view_sql}",
         walks.sql,
-        order.join(", ")
+        keyset::order_by(sort)
     );
     Ok(Statement::from_sql_and_values(backend, sql, values))
 }

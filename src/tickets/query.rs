@@ -219,12 +219,22 @@ pub async fn page_ids(
         Some(q) => crate::search::plan(&db.read, &db.plans, q).await?,
         None => crate::search::Plan::Drive,
     };
-    let scanned = match (&db.direct, &filters.q, text_plan) {
+    let (scanned, text_plan) = match (&db.direct, &filters.q, text_plan) {
         (Some(direct), Some(q), crate::search::Plan::Scan) => {
             let members = members(backend, actor, filters, sort, after.as_deref(), None);
-            super::scan::page(direct, &db.matches, q, members, sort, want).await?
+            let rows = super::scan::page(direct, &db.matches, q, members, sort, want).await?;
+            (rows, text_plan)
         }
-        _ => None,
+        (None, Some(q), crate::search::Plan::Scan) if db.is_postgres() => {
+            let budget = db.plans.scan_budget;
+            let after = after.as_deref();
+            match super::budget::page(db, actor, filters, sort, after, q, want, budget).await? {
+                Some(rows) => (Some(rows), text_plan),
+                // A walk ran out of budget before the page was known: the matches drive.
+                None => (None, crate::search::Plan::Drive),
+            }
+        }
+        _ => (None, text_plan),
     };
     let rows = match scanned {
         Some(rows) => rows,

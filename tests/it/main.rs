@@ -26,6 +26,7 @@ mod merge;
 mod pipeline;
 mod reports;
 mod s3;
+mod search_budget;
 mod sla;
 mod tickets;
 mod visibility;
