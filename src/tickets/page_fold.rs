@@ -99,21 +99,6 @@ fn parsed(params: &BTreeMap<String, String>) -> Result<(Sort, u64, Option<Vec<i6
     Ok((sort, limit, after))
 }
 
-/// The page's key walks as one `UNION ALL` (`keyset::union_all`).
-fn walks(
-    backend: DatabaseBackend,
-    actor: &Actor,
-    filters: &Filters,
-    sort: &Sort,
-    after: Option<&[i64]>,
-    want: u64,
-) -> Result<Statement> {
-    // Searches are not folded (see `list_views_as`), so there is no text plan to choose.
-    let members = query::members(backend, actor, filters, sort, after, Some(Plan::Drive));
-    keyset::union_all(backend, members, want)
-        .ok_or_else(|| Error::Internal(anyhow::anyhow!("a list page without key walks")))
-}
-
 /// `WITH page AS (<merged key walks>) <views of the page's ids>`.
 fn page_statement(
     backend: DatabaseBackend,
@@ -123,7 +108,10 @@ fn page_statement(
     after: Option<&[i64]>,
     want: u64,
 ) -> Result<Statement> {
-    let walks = walks(backend, actor, filters, sort, after, want)?;
+    // Searches are not folded (see `list_views_as`), so there is no text plan to choose.
+    let members = query::members(backend, actor, filters, sort, after, Some(Plan::Drive));
+    let walks = keyset::union_all(backend, members, want)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("a list page without key walks")))?;
     let mut values: Vec<Value> = walks.values.map(|v| v.0).unwrap_or_default();
     let select = ticket::Entity::find().filter(Expr::cust(
         "\"tickets\".\"id\" IN (SELECT \"id\" FROM \"page\")",

@@ -8,27 +8,9 @@ use crate::harness::*;
 use serde_json::{Value, json};
 use triage::tickets::model::Role;
 
-/// The ids of the tickets `token` lists with `query`, walking every page.
+/// The ids of the tickets `token` lists with `query`, walking every page of two.
 async fn listed(app: &TestApp, token: &str, query: &str) -> Vec<i64> {
-    let mut ids = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let page = app
-            .get(&format!("/api/v1/tickets?limit=2{query}{cursor}"), token)
-            .await;
-        let body = page.ok(200);
-        ids.extend(
-            body["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t["id"].as_i64().unwrap()),
-        );
-        match body["next_cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => return ids,
-        }
-    }
+    app.all_pages(token, query, 2).await
 }
 
 async fn set_role(app: &TestApp, admin: &str, id: i64, role: &str) {

@@ -227,6 +227,33 @@ impl TestApp {
         (u.id, token)
     }
 
+    /// The ids of every ticket `GET /api/v1/tickets?limit=…{query}` lists, page after page,
+    /// checking that no page is longer than `limit`.
+    pub async fn all_pages(&self, token: &str, query: &str, limit: usize) -> Vec<i64> {
+        let mut ids = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let page = self
+                .get(
+                    &format!("/api/v1/tickets?limit={limit}{query}{cursor}"),
+                    token,
+                )
+                .await;
+            let body = page.ok(200);
+            let data = body["data"].as_array().expect("data");
+            assert!(
+                data.len() <= limit,
+                "a page of {} for limit {limit}",
+                data.len()
+            );
+            ids.extend(data.iter().map(|t| t["id"].as_i64().expect("id")));
+            match body["next_cursor"].as_str() {
+                Some(c) => cursor = format!("&cursor={c}"),
+                None => return ids,
+            }
+        }
+    }
+
     /// Creates a ticket as `token` and returns its JSON.
     pub async fn ticket(&self, token: &str, subject: &str, priority: &str) -> Value {
         self.post(

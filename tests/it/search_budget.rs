@@ -18,28 +18,6 @@ fn rank(priority: &str) -> i32 {
     }
 }
 
-/// Every id `q` finds, walking pages of `limit`.
-async fn paged(app: &TestApp, token: &str, query: &str, limit: usize) -> Vec<i64> {
-    let mut ids = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let page = app
-            .get(
-                &format!("/api/v1/tickets?limit={limit}{query}{cursor}"),
-                token,
-            )
-            .await;
-        let body = page.ok(200);
-        let data = body["data"].as_array().unwrap();
-        assert!(data.len() <= limit);
-        ids.extend(data.iter().map(|t| t["id"].as_i64().unwrap()));
-        match body["next_cursor"].as_str() {
-            Some(c) => cursor = format!("&cursor={c}"),
-            None => return ids,
-        }
-    }
-}
-
 /// The ids of `tickets` in list order: priority high to low, then oldest first; or newest
 /// first. Ids follow creation (the API's times are whole seconds, the list's are not).
 fn ordered(tickets: &[&Value], newest_first: bool) -> Vec<i64> {
@@ -102,20 +80,21 @@ on_both!(
         for limit in [2, 3, 50] {
             // Skewed: the walk (priority first, oldest first) meets the burst late.
             assert_eq!(
-                paged(&app, &admin, "&q=outage", limit).await,
+                app.all_pages(&admin, "&q=outage", limit).await,
                 ordered(&outage, false),
                 "q=outage, limit {limit}"
             );
             // Newest first: the burst comes first and the walk finishes inside its budget.
             assert_eq!(
-                paged(&app, &admin, "&q=outage&sort=-created_at", limit).await,
+                app.all_pages(&admin, "&q=outage&sort=-created_at", limit)
+                    .await,
                 ordered(&outage, true),
                 "q=outage newest first, limit {limit}"
             );
             // Dense: every ticket matches.
             let mut by_age: Vec<i64> = every.iter().map(|t| t["id"].as_i64().unwrap()).collect();
             by_age.sort_unstable();
-            let mut found = paged(&app, &admin, "&q=something", limit).await;
+            let mut found = app.all_pages(&admin, "&q=something", limit).await;
             assert_eq!(
                 found,
                 ordered(&every, false),
@@ -130,7 +109,8 @@ on_both!(
                 .filter(|t| matches!(t["priority"].as_str(), Some("high" | "low")))
                 .collect();
             assert_eq!(
-                paged(&app, &admin, "&q=outage&priority=high,low", limit).await,
+                app.all_pages(&admin, "&q=outage&priority=high,low", limit)
+                    .await,
                 ordered(&high, false),
                 "q=outage in two priorities, limit {limit}"
             );
