@@ -185,12 +185,6 @@ pub async fn logout(ctx: &Ctx, actor: &Actor, token: &str) -> Result<()> {
     Ok(())
 }
 
-/// Resolves a bearer credential (JWT or personal API token) to the live, active user.
-pub async fn authenticate(ctx: &Ctx, bearer: &str) -> Result<Actor> {
-    let caller = super::caller::caller(ctx, bearer)?;
-    super::caller::actor(ctx, &caller).await
-}
-
 /// An account as authentication reads it, with the API token it was found by (if any).
 pub(super) struct AccountRow {
     id: i64,

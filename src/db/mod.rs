@@ -67,6 +67,8 @@ impl Db {
             config.data_dir.as_path(),
             config.db_pool_size,
         );
+        let plans =
+            crate::search::PlanCache::new(config.search_drive_limit, config.search_scan_budget);
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(pool_size.max(2))
@@ -79,10 +81,7 @@ impl Db {
                 write: conn.clone(),
                 read: conn,
                 backend: DatabaseBackend::Postgres,
-                plans: crate::search::PlanCache::new(
-                    config.search_drive_limit,
-                    config.search_scan_budget,
-                ),
+                plans,
                 matches: Default::default(),
                 direct: None,
             });
@@ -145,10 +144,7 @@ impl Db {
             write,
             read: SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
             backend: DatabaseBackend::Sqlite,
-            plans: crate::search::PlanCache::new(
-                config.search_drive_limit,
-                config.search_scan_budget,
-            ),
+            plans,
             matches: Default::default(),
             direct,
         })

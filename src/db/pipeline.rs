@@ -72,10 +72,7 @@ impl Pipeline {
 
     /// Runs the queued statements in order, stopping at the first that fails.
     pub async fn run(self, conn: &impl ConnectionTrait) -> Result<()> {
-        if self.backend == DatabaseBackend::Postgres
-            && self.statements.len() >= 2
-            && let Some(one) = folded_inserts(&self.statements)
-        {
+        if let Some(one) = self.single() {
             conn.execute_raw(one).await?;
             return Ok(());
         }

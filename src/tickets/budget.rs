@@ -42,8 +42,7 @@ pub async fn page(
     // The walks leave the text out of their WHERE and compute it per row instead.
     let members = query::members(backend, actor, filters, sort, after, None);
     let count = members.len();
-    let walks = members.into_iter().enumerate().map(|(i, m)| {
-        let mut m = m;
+    let walks = members.into_iter().enumerate().map(|(i, mut m)| {
         m.expr_as(hit.clone(), sea_orm::sea_query::Alias::new("hit"));
         walk(m, sort, budget, i)
     });

@@ -51,7 +51,7 @@ pub async fn list_views_as(
         }
     };
     let want = limit + 1;
-    let (actor, mut rows) = caller::read_as(
+    let (actor, rows) = caller::read_as(
         ctx,
         caller,
         |actor| {
@@ -68,20 +68,12 @@ pub async fn list_views_as(
         &RowsOf::<RowWithExtras>::default(),
     )
     .await?;
-    rows.sort_by(|a, b| {
-        keyset::compare(
-            &sort,
-            &SortKeys::of(&sort, &a.ticket),
-            &SortKeys::of(&sort, &b.ticket),
-        )
-    });
-    let next = if rows.len() as u64 > limit {
-        rows.truncate(limit as usize);
-        rows.last()
-            .map(|r| query::encode_cursor(&sort, &SortKeys::of(&sort, &r.ticket)))
-    } else {
-        None
-    };
+    let (rows, next) = keyset::page_of(
+        &sort,
+        rows,
+        |r: &RowWithExtras| SortKeys::of(&sort, &r.ticket),
+        limit,
+    );
     let views = view::views_of(&ctx.db.read, rows, ctx.clock.now_micros()).await?;
     Ok((actor, views, next))
 }
@@ -93,7 +85,7 @@ fn parsed(params: &BTreeMap<String, String>) -> Result<(Sort, u64, Option<Vec<i6
     let sort = Sort::parse(params.get("sort").map(String::as_str))?;
     let limit = query::parse_limit(params)?;
     let after = match params.get("cursor").filter(|c| !c.trim().is_empty()) {
-        Some(c) => Some(query::decode_cursor(&sort, c)?),
+        Some(c) => Some(keyset::decode_cursor(&sort, c)?),
         None => None,
     };
     Ok((sort, limit, after))
