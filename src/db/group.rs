@@ -52,6 +52,7 @@ impl GroupCommit {
         conn: DatabaseConnection,
         restart: super::checkpoint::WalRestart,
         ends: super::group_direct::BatchEnds,
+        file: Option<super::group_direct::WriterFile>,
     ) -> std::io::Result<GroupCommit> {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 4);
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -60,7 +61,7 @@ impl GroupCommit {
         let writer_conn = conn.clone();
         std::thread::Builder::new()
             .name("triage-writer".into())
-            .spawn(move || runtime.block_on(writer(writer_conn, rx, restart, ends)))?;
+            .spawn(move || runtime.block_on(writer(writer_conn, rx, restart, ends, file)))?;
         Ok(GroupCommit {
             conn,
             queue: Some(tx),
@@ -165,7 +166,9 @@ async fn writer(
     mut rx: mpsc::Receiver<Request>,
     restart: super::checkpoint::WalRestart,
     ends: super::group_direct::BatchEnds,
+    file: Option<super::group_direct::WriterFile>,
 ) {
+    let handle = super::group_direct::WriteHandle::open(file.as_ref());
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -187,10 +190,10 @@ async fn writer(
             run_batch(&conn, orm).await;
         }
         if !direct.is_empty() {
-            super::group_direct::run_batch(&conn, ends, direct).await;
+            super::group_direct::run_batch(&conn, &handle, ends, direct).await;
         }
         if restart.take() {
-            super::group_direct::restart_wal(&conn).await;
+            super::group_direct::restart_wal(&conn, &handle).await;
         }
     }
 }

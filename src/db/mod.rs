@@ -34,6 +34,9 @@ use std::time::Duration;
 /// How long a SQLite connection waits for a lock another connection holds.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Page cache of a pooled SQLite connection and of the writer's own, in KiB.
+const PAGE_CACHE_KIB: i64 = 32_000;
+
 /// The connections the app uses: writes go to `write`, plain reads to `read`.
 #[derive(Clone)]
 pub struct Db {
@@ -96,9 +99,9 @@ impl Db {
         };
         // FULL makes every acknowledged commit survive power loss; NORMAL (WAL) only survives
         // a crash of the process, and is offered for deployments that accept that trade.
-        let synchronous = match config.sqlite_synchronous.to_lowercase().as_str() {
-            "full" => SqliteSynchronous::Full,
-            "normal" => SqliteSynchronous::Normal,
+        let (synchronous, sync_name) = match config.sqlite_synchronous.to_lowercase().as_str() {
+            "full" => (SqliteSynchronous::Full, "FULL"),
+            "normal" => (SqliteSynchronous::Normal, "NORMAL"),
             other => anyhow::bail!("sqlite_synchronous must be full or normal, not {other:?}"),
         };
         let opts = opts
@@ -107,7 +110,11 @@ impl Db {
             .synchronous(synchronous)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT)
-            .pragma("cache_size", "-32000");
+            .pragma("cache_size", format!("-{PAGE_CACHE_KIB}"));
+        let mut writer_opts = opts.clone();
+        for (name, value) in group_direct::WRITER_PRAGMAS {
+            writer_opts = writer_opts.pragma(*name, *value);
+        }
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -118,14 +125,14 @@ impl Db {
             // a savepoint, whose journal of page images spilled to a temporary file past 64 KiB:
             // five times as many `pwrite` calls as the WAL itself got. In memory, it is freed at
             // each release; the WAL and its fsync are what make a commit durable.
-            .connect_with(
-                opts.clone()
-                    .pragma("wal_autocheckpoint", "0")
-                    .pragma("journal_size_limit", "67108864")
-                    .pragma("temp_store", "memory"),
-            )
+            .connect_with(writer_opts)
             .await?;
         let file = opts.get_filename().to_path_buf();
+        let writer_file = is_file(&file).then(|| group_direct::WriterFile {
+            path: file.clone(),
+            synchronous: sync_name,
+            cache_kib: PAGE_CACHE_KIB,
+        });
         let readers = SqlitePoolOptions::new()
             .max_connections(sqlite_readers(pool_size))
             .acquire_timeout(Duration::from_secs(30))
@@ -140,6 +147,7 @@ impl Db {
                 write.clone(),
                 restart,
                 schema_search::DIRECT_BATCH,
+                writer_file,
             )?,
             write,
             read: SqlxSqliteConnector::from_sqlx_sqlite_pool(readers),
@@ -212,12 +220,17 @@ fn sqlite_readers(pool_size: u32) -> u32 {
 /// Direct reads of a database file; none for in-memory databases (each connection would
 /// open its own empty one). Two connections per core: the runtime's worker threads use them.
 fn direct_reads(file: &std::path::Path) -> Option<direct::DirectReads> {
-    let name = file.to_string_lossy();
-    if name.starts_with("file:") || name == ":memory:" || !file.is_file() {
+    if !is_file(file) {
         return None;
     }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     Some(direct::DirectReads::new(file.to_path_buf(), 2 * cores))
+}
+
+/// True when `file` names a database file a second connection can open (not in memory).
+fn is_file(file: &std::path::Path) -> bool {
+    let name = file.to_string_lossy();
+    !(name.starts_with("file:") || name == ":memory:") && file.is_file()
 }
 
 /// `BEGIN IMMEDIATE` on SQLite, a plain `BEGIN` elsewhere (the mode is SQLite's only).
