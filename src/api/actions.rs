@@ -1,6 +1,6 @@
 //! Ticket actions: status, priority, assignment, comments, history, bulk, stats, tracking links.
 
-use axum::Json;
+use super::json::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};

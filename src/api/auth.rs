@@ -1,6 +1,6 @@
 //! `/auth/*`: register, login, refresh, logout, me, personal API tokens.
 
-use axum::Json;
+use super::json::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;

@@ -1,6 +1,6 @@
 //! Canned replies (`/templates`): admins manage them, agents list, render and use them.
 
-use axum::Json;
+use super::json::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;

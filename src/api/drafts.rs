@@ -1,6 +1,6 @@
 //! Chat transcripts and ticket drafts made from them.
 
-use axum::Json;
+use super::json::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;

@@ -1,7 +1,7 @@
 //! Knowledge base: public article search (the support form's suggestions), admin CRUD, and
 //! articles linked to tickets.
 
-use axum::Json;
+use super::json::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;

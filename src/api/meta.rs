@@ -1,6 +1,6 @@
 //! Operational endpoints: API info, liveness, readiness, metrics, JSON fallbacks.
 
-use axum::Json;
+use super::json::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;

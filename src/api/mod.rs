@@ -7,6 +7,7 @@ pub mod canned;
 pub mod drafts;
 pub mod extract;
 pub mod files;
+pub mod json;
 pub mod kb;
 pub mod limit;
 pub mod meta;

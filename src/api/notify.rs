@@ -1,7 +1,7 @@
 //! Admin endpoints for notifications: webhooks, the delivery log (retry/cancel), e-mail
 //! templates, and inbound mail (raw intake and its log).
 
-use axum::Json;
+use super::json::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -1,6 +1,6 @@
 //! Satisfaction ratings: the requester rates a resolved ticket once.
 
-use axum::Json;
+use super::json::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;

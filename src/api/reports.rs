@@ -1,6 +1,6 @@
 //! `/admin/dashboard` and `/admin/reports/*` (admin): JSON, or CSV with `?format=csv`.
 
-use axum::Json;
+use super::json::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};

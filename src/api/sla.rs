@@ -1,6 +1,6 @@
 //! SLA policies and business-hours calendars (admin).
 
-use axum::Json;
+use super::json::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 

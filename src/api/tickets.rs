@@ -1,6 +1,6 @@
 //! Ticket endpoints: submit, list, create, get, edit, delete, CSV export.
 
-use axum::Json;
+use super::json::Json;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{StatusCode, header};
