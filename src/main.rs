@@ -317,6 +317,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::DemoData { tickets } => {
             let ctx = open_context(config, Clock::default()).await?;
             triage::demo::load(&ctx, tickets).await?;
+            ctx.db.close().await;
             Ok(ExitCode::SUCCESS)
         }
     }

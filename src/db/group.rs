@@ -24,10 +24,12 @@ pub(super) type Reply = oneshot::Sender<Outcome>;
 type OrmWork = Box<dyn for<'t> FnOnce(&'t DatabaseTransaction) -> BoxFuture<'t, Outcome> + Send>;
 pub(super) type DirectWork = Box<dyn FnOnce(&rusqlite::Connection) -> Outcome + Send>;
 
-/// One write waiting for the writer: through sea-orm, or direct on the SQLite handle.
+/// One write waiting for the writer: through sea-orm, or direct on the SQLite handle; or
+/// the request to close the writer's connection and stop.
 enum Work {
     Orm(OrmWork),
     Direct(DirectWork),
+    Close,
 }
 
 type Request = (Work, Reply);
@@ -106,6 +108,16 @@ impl GroupCommit {
         }
     }
 
+    /// Stops the writer once the writes queued before this call are answered, and closes its
+    /// own connection to the file (see `db::group_direct`): before the pools close, so that
+    /// their last connection, as the file's last, copies the WAL back and removes it. Writes
+    /// sent afterwards fail.
+    pub async fn close(&self) {
+        if let Some(queue) = &self.queue {
+            let _ = submit::<()>(queue, Work::Close).await;
+        }
+    }
+
     /// True when [`GroupCommit::run_direct`] is available (a batching SQLite writer).
     pub fn runs_direct(&self) -> bool {
         self.queue.is_some()
@@ -179,11 +191,12 @@ async fn writer(
         }
         // Concurrent writes may commit in any order: the sea-orm ones go first, in their own
         // transaction, then the direct ones in another.
-        let (mut orm, mut direct) = (Vec::new(), Vec::new());
+        let (mut orm, mut direct, mut close) = (Vec::new(), Vec::new(), Vec::new());
         for (work, reply) in batch {
             match work {
                 Work::Orm(w) => orm.push((w, reply)),
                 Work::Direct(w) => direct.push((w, reply)),
+                Work::Close => close.push(reply),
             }
         }
         if !orm.is_empty() {
@@ -194,6 +207,13 @@ async fn writer(
         }
         if restart.take() {
             super::group_direct::restart_wal(&conn, &handle).await;
+        }
+        if !close.is_empty() {
+            drop(handle);
+            for reply in close {
+                let _ = reply.send(Ok(Box::new(())));
+            }
+            return;
         }
     }
 }

@@ -513,4 +513,25 @@ mod tests {
         let got = names(&conn).await;
         assert_eq!(got.len(), 40, "{got:?}");
     }
+
+    #[tokio::test]
+    async fn closing_the_writer_lets_the_last_pool_connection_remove_the_wal() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (conn, group) = writer_on_file(dir.path(), true).await;
+        write_each(&group, (0..50).map(|i| format!("row {i}"))).await;
+        let wal = dir.path().join("t.db-wal");
+        assert!(wal.exists(), "the writes are in the WAL");
+        group.close().await;
+        let late = group.run_direct(|db| insert(db, "late")).await;
+        assert!(late.is_err(), "a write after close fails");
+        conn.close().await.expect("pool closed");
+        // The writer's own connection is closed too: the pool's was the file's last, so it
+        // copied the WAL back and removed it (left open, it kept the WAL in place).
+        assert!(!wal.exists(), "the WAL is gone");
+        let db = rusqlite::Connection::open(dir.path().join("t.db")).expect("open");
+        let n: i64 = db
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(n, 50);
+    }
 }
