@@ -138,12 +138,10 @@ pub async fn read_as<D: Decode>(
     Ok((actor, out))
 }
 
-/// The account statement with its one value bound at `$at` (PostgreSQL) or `?` (SQLite).
+/// The account statement with its one value bound at `$at` (both backends read `$n` as the
+/// n-th value).
 fn account_statement(ctx: &Ctx, caller: &Caller, at: usize) -> Statement {
-    let p = match ctx.db.backend {
-        sea_orm::DatabaseBackend::Postgres => format!("${at}"),
-        _ => "?".to_string(),
-    };
+    let p = format!("${at}");
     let (sql, value): (String, Value) = match &caller.credential {
         Credential::Jwt(id) => (
             format!(

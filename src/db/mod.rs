@@ -63,6 +63,8 @@ impl Db {
     /// which sqlx runs on a thread of its own after `close` returns, it was still being
     /// copied when the next process opened the file, and that process waited 0.4-0.8 s.
     pub async fn close(&self) {
+        // The writer first: what was queued before `close` is in the WAL that is copied back.
+        self.group.close().await;
         if self.backend == DatabaseBackend::Sqlite
             && let Err(e) = self
                 .write
@@ -71,7 +73,6 @@ impl Db {
         {
             tracing::warn!(error = %e, "the WAL was not copied back before closing");
         }
-        self.group.close().await;
         let _ = self.read.clone().close().await;
         let _ = self.write.clone().close().await;
     }

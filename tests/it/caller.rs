@@ -30,13 +30,7 @@ both_backends!(
         let (_, customer) = app.user(Role::Customer, "Hint Customer").await;
         let open = app.ticket(&customer, "Unassigned one", "high").await;
         let taken = app.ticket(&customer, "Someone else's", "low").await;
-        app.post(
-            &format!("/api/v1/tickets/{}/assign", taken["id"]),
-            &admin,
-            json!({"agent_id": other}),
-        )
-        .await
-        .ok(200);
+        app.assign(&admin, &taken, other).await;
         let own = app
             .ticket(&tok, "The token agent's own request", "medium")
             .await;
@@ -73,13 +67,7 @@ both_backends!(
         }
 
         // "me" in a filter is whoever the live account is.
-        app.post(
-            &format!("/api/v1/tickets/{}/assign", taken["id"]),
-            &admin,
-            json!({"agent_id": jwt_id}),
-        )
-        .await
-        .ok(200);
+        app.assign(&admin, &taken, jwt_id).await;
         assert_eq!(listed(&app, &jwt, "&assignee=me").await, vec![id(&taken)]);
         assert_eq!(listed(&app, &tok, "&assignee=me").await, Vec::<i64>::new());
         assert_eq!(

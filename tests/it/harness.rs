@@ -266,6 +266,17 @@ impl TestApp {
         .clone()
     }
 
+    /// Assigns `ticket` (its JSON) to agent `agent_id` as `token`, expecting success.
+    pub async fn assign(&self, token: &str, ticket: &Value, agent_id: i64) {
+        self.post(
+            &format!("/api/v1/tickets/{}/assign", ticket["id"]),
+            token,
+            json!({"agent_id": agent_id}),
+        )
+        .await
+        .ok(200);
+    }
+
     pub fn advance(&self, by: chrono::Duration) {
         self.ctx.clock.advance(by);
     }

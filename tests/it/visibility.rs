@@ -127,20 +127,8 @@ both_backends!(
         let unassigned = app.ticket(&c, "Nobody's yet", "low").await;
         let mine = app.ticket(&c, "For agent one", "low").await;
         let theirs = app.ticket(&c, "For agent two", "low").await;
-        app.post(
-            &format!("/api/v1/tickets/{}/assign", mine["id"]),
-            &admin,
-            json!({"agent_id": a1}),
-        )
-        .await
-        .ok(200);
-        app.post(
-            &format!("/api/v1/tickets/{}/assign", theirs["id"]),
-            &admin,
-            json!({"agent_id": a2}),
-        )
-        .await
-        .ok(200);
+        app.assign(&admin, &mine, a1).await;
+        app.assign(&admin, &theirs, a2).await;
         let list = app.get("/api/v1/tickets", &agent1).await;
         let mut ids: Vec<i64> = list.ok(200)["data"]
             .as_array()
