@@ -47,10 +47,33 @@ pub async fn ready(State(s): State<AppState>) -> impl IntoResponse {
 
 /// Prometheus text exposition.
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        s.metrics.render(),
-    )
+    let mut text = s.metrics.render();
+    if let Some(c) = &s.ctx.db.coalesce {
+        let st = c.stats();
+        for (name, help, value) in [
+            (
+                "triage_db_coalesced_reads_total",
+                "Short reads offered for batching (PostgreSQL).",
+                &st.reads,
+            ),
+            (
+                "triage_db_read_batches_total",
+                "Statements that answered more than one read.",
+                &st.batches,
+            ),
+            (
+                "triage_db_batched_reads_total",
+                "Reads answered by those statements.",
+                &st.batched_reads,
+            ),
+        ] {
+            let v = value.load(std::sync::atomic::Ordering::Relaxed);
+            text.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
+            ));
+        }
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
 /// Unknown route.

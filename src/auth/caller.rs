@@ -18,7 +18,7 @@ use super::Actor;
 use super::service::{AccountRow, authenticate_account};
 use super::tokens::{API_TOKEN_PREFIX, hash_token};
 use crate::context::Ctx;
-use crate::db::direct::{Cells, Decode};
+use crate::db::direct::{Cells, Decode, Shifted};
 use crate::error::{Error, Result};
 
 /// Most API tokens whose account a process remembers as a hint; past it the memory starts over.
@@ -88,10 +88,17 @@ pub fn caller(ctx: &Ctx, bearer: &str) -> Result<Caller> {
     })
 }
 
-/// The live, active account of `caller` (one read).
+/// The live, active account of `caller` (one read, folded on PostgreSQL with concurrent
+/// requests' reads of the same kind of account).
 pub async fn actor(ctx: &Ctx, caller: &Caller) -> Result<Actor> {
-    let row = ctx.db.read_one(account_statement(ctx, caller, 1)).await?;
-    settle(ctx, caller, row).await
+    let rows = ctx
+        .db
+        .read_coalesced(
+            account_statement(ctx, caller, 1),
+            &crate::db::direct::RowsOf::<AccountRow>::default(),
+        )
+        .await?;
+    settle(ctx, caller, rows.into_iter().next()).await
 }
 
 /// The rows `build` reads for the caller's live account, with that account. On PostgreSQL,
@@ -102,6 +109,35 @@ pub async fn read_as<D: Decode>(
     caller: &Caller,
     build: impl Fn(&Actor) -> Result<Statement>,
     decoder: &D,
+) -> Result<(Actor, Vec<D::Row>)> {
+    read_folded(ctx, caller, build, decoder, Batching::Alone).await
+}
+
+/// `read_as` for a statement of a few rows whose order does not matter and whose values
+/// stand where a column may (not in `LIMIT`): on PostgreSQL it goes together with
+/// concurrent requests' reads of the same text (see [`crate::db::coalesce`]).
+pub async fn read_few_as<D: Decode>(
+    ctx: &Ctx,
+    caller: &Caller,
+    build: impl Fn(&Actor) -> Result<Statement>,
+    decoder: &D,
+) -> Result<(Actor, Vec<D::Row>)> {
+    read_folded(ctx, caller, build, decoder, Batching::Together).await
+}
+
+/// Whether a folded read may be batched with others.
+#[derive(Clone, Copy, PartialEq)]
+enum Batching {
+    Alone,
+    Together,
+}
+
+async fn read_folded<D: Decode>(
+    ctx: &Ctx,
+    caller: &Caller,
+    build: impl Fn(&Actor) -> Result<Statement>,
+    decoder: &D,
+    batching: Batching,
 ) -> Result<(Actor, Vec<D::Row>)> {
     let Some(hint) = caller.hint.as_ref().filter(|_| ctx.db.is_postgres()) else {
         let actor = actor(ctx, caller).await?;
@@ -119,11 +155,11 @@ pub async fn read_as<D: Decode>(
     let mut all = values;
     all.extend(account.values.map(|v| v.0).unwrap_or_default());
     let folded = Statement::from_sql_and_values(ctx.db.backend, sql, all);
-    let rows = ctx
-        .db
-        .read_pooled(folded, &Folded(decoder))
-        .await?
-        .into_iter();
+    let rows = match batching {
+        Batching::Alone => ctx.db.read_pooled(folded, &Folded(decoder)).await?,
+        Batching::Together => ctx.db.read_coalesced(folded, &Folded(decoder)).await?,
+    }
+    .into_iter();
     let mut account_row = None;
     let mut out = Vec::new();
     for (account, row) in rows {
@@ -184,18 +220,6 @@ async fn settle(ctx: &Ctx, caller: &Caller, row: Option<AccountRow>) -> Result<A
 /// Reads a folded row: the account's seven columns, then the inner statement's row (absent
 /// when the inner statement found nothing: its first column is then NULL).
 struct Folded<'a, D>(&'a D);
-
-/// A row's cells from column `.1` on, as a decoder of the inner statement expects them.
-struct Shifted<'a, C>(&'a C, usize);
-
-impl<C: Cells> Cells for Shifted<'_, C> {
-    fn at<T: rusqlite::types::FromSql + sea_orm::TryGetable>(
-        &self,
-        idx: usize,
-    ) -> std::result::Result<T, DbErr> {
-        self.0.at(idx + self.1)
-    }
-}
 
 impl<D: Decode> Decode for Folded<'_, D> {
     type Row = (AccountRow, Option<D::Row>);

@@ -33,6 +33,15 @@ impl Cells for QueryResult {
     }
 }
 
+/// A row's cells from column `.1` on, as a decoder of a folded statement's part expects them.
+pub struct Shifted<'a, C>(pub &'a C, pub usize);
+
+impl<C: Cells> Cells for Shifted<'_, C> {
+    fn at<T: FromSql + TryGetable>(&self, idx: usize) -> Result<T, DbErr> {
+        self.0.at(idx + self.1)
+    }
+}
+
 /// A value built from one result row read by position (one decoder for both drivers).
 pub trait FromCells: Sized {
     /// Reads the row.

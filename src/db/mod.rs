@@ -3,6 +3,7 @@
 pub mod backup;
 mod busy;
 pub mod checkpoint;
+pub mod coalesce;
 pub mod deferred;
 pub mod desk_entities;
 pub mod direct;
@@ -26,13 +27,16 @@ use sea_orm::{
     SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use sea_orm::{SqlxPostgresConnector, SqlxSqliteConnector};
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
 use std::time::Duration;
 
 /// How long a SQLite connection waits for a lock another connection holds.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Batched PostgreSQL reads in flight at once (see [`coalesce`]).
+const COALESCE_SLOTS: usize = 2;
 
 /// Page cache of a pooled SQLite connection and of the writer's own, in KiB.
 const PAGE_CACHE_KIB: i64 = 32_000;
@@ -54,6 +58,8 @@ pub struct Db {
     pub matches: crate::search::matches::MatchCache,
     /// Short reads on the calling thread (SQLite files only; `None` on PostgreSQL).
     pub direct: Option<direct::DirectReads>,
+    /// Short reads from concurrent requests folded into one statement (PostgreSQL only).
+    pub coalesce: Option<coalesce::Coalescer>,
 }
 
 impl Db {
@@ -93,14 +99,26 @@ impl Db {
                 .connect(url)
                 .await?;
             let conn = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+            let batches = PgPoolOptions::new()
+                .max_connections(COALESCE_SLOTS as u32)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_lazy_with(
+                    PgConnectOptions::from_str(url)?
+                        .options([("plan_cache_mode", "force_generic_plan")]),
+                );
             return Ok(Db {
                 group: group::GroupCommit::direct(conn.clone()),
                 write: conn.clone(),
-                read: conn,
+                read: conn.clone(),
                 backend: DatabaseBackend::Postgres,
                 plans,
                 matches: Default::default(),
                 direct: None,
+                coalesce: Some(coalesce::Coalescer::start(
+                    conn.clone(),
+                    batches,
+                    COALESCE_SLOTS,
+                )),
             });
         }
         let opts = if url.is_empty() {
@@ -169,6 +187,7 @@ impl Db {
             plans,
             matches: Default::default(),
             direct,
+            coalesce: None,
         })
     }
 
@@ -203,6 +222,23 @@ impl Db {
             Some(d) => d.all(&stmt, decoder),
             None => self.read_pooled(stmt, decoder).await,
         }
+    }
+
+    /// `read_with` for a statement of a few rows whose order does not matter, folded on
+    /// PostgreSQL with concurrent reads of the same text (see [`coalesce`]).
+    pub async fn read_coalesced<D: direct::Decode>(
+        &self,
+        stmt: Statement,
+        decoder: &D,
+    ) -> Result<Vec<D::Row>, DbErr> {
+        let Some(c) = &self.coalesce else {
+            return self.read_with(stmt, decoder).await;
+        };
+        let read = c.read(stmt).await?;
+        read.rows
+            .iter()
+            .map(|r| decoder.decode(&direct::Shifted(r, read.shift)))
+            .collect()
     }
 
     /// `read_with` always through the read pool: for long reads (searches), which must not

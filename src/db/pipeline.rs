@@ -166,6 +166,15 @@ pub(crate) fn renumbered(sql: &str, by: usize) -> String {
     if by == 0 {
         return sql.to_string();
     }
+    map_placeholders(sql, |n, out| {
+        out.push('$');
+        out.push_str(&(n + by).to_string());
+    })
+}
+
+/// `sql` with every PostgreSQL placeholder `$n` outside quotes replaced by what `put` writes
+/// for `n`.
+pub(crate) fn map_placeholders(sql: &str, mut put: impl FnMut(usize, &mut String)) -> String {
     let mut out = String::with_capacity(sql.len() + 8);
     let mut quote: Option<char> = None;
     let mut chars = sql.chars().peekable();
@@ -179,8 +188,7 @@ pub(crate) fn renumbered(sql: &str, by: usize) -> String {
                     n = n * 10 + d as usize;
                     chars.next();
                 }
-                out.push('$');
-                out.push_str(&(n + by).to_string());
+                put(n, &mut out);
                 continue;
             }
             _ => {}

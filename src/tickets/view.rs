@@ -179,7 +179,7 @@ pub async fn load_one_as(
     key: &str,
 ) -> Result<TicketView> {
     let backend = ctx.db.backend;
-    let (_, rows) = crate::auth::caller::read_as(
+    let (_, rows) = crate::auth::caller::read_few_as(
         ctx,
         caller,
         |actor| Ok(super::view_sql::one(backend, actor, key)),

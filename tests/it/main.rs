@@ -13,6 +13,7 @@ mod bench;
 mod browser;
 mod caller;
 mod canned;
+mod coalesce;
 mod crash;
 mod csat;
 mod direct;
