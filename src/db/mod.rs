@@ -93,19 +93,17 @@ impl Db {
         let plans =
             crate::search::PlanCache::new(config.search_drive_limit, config.search_scan_budget);
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
-                .max_connections(pool_size.max(2))
+                .max_connections(pg_pool_size(pool_size, &options))
                 .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
+                .connect_with(options.clone())
                 .await?;
             let conn = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
             let batches = PgPoolOptions::new()
                 .max_connections(COALESCE_SLOTS as u32)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_lazy_with(
-                    PgConnectOptions::from_str(url)?
-                        .options([("plan_cache_mode", "force_generic_plan")]),
-                );
+                .connect_lazy_with(options.options([("plan_cache_mode", "force_generic_plan")]));
             return Ok(Db {
                 group: group::GroupCommit::direct(conn.clone()),
                 write: conn.clone(),
@@ -267,6 +265,25 @@ fn sqlite_readers(pool_size: u32) -> u32 {
     pool_size.clamp(1, (2 * cores).max(4))
 }
 
+/// The PostgreSQL pool: `db_pool_size` (at least two), but when the server runs on this
+/// machine (a loopback host or a Unix socket), no more than two per core plus one. Its
+/// backends then share the cores with this process, and a cached database's reads are
+/// CPU-bound: more backends only take turns on the cores. On two cores a pool of five gave
+/// list pages a p99 of 17.8-19.9 ms against 22.4-24.4 ms with eight, at the same rate.
+fn pg_pool_size(pool_size: u32, options: &PgConnectOptions) -> u32 {
+    let host = options.get_host();
+    let local = options.get_socket().is_some()
+        || host.starts_with('/')
+        || matches!(host, "localhost" | "127.0.0.1" | "::1" | "[::1]")
+        || host.starts_with("127.");
+    let pool = pool_size.max(2);
+    if !local {
+        return pool;
+    }
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
+    pool.min(2 * cores + 1)
+}
+
 /// Direct reads of a database file; none for in-memory databases (each connection would
 /// open its own empty one). Two connections per core: the runtime's worker threads use them.
 fn direct_reads(file: &std::path::Path) -> Option<direct::DirectReads> {
@@ -295,6 +312,32 @@ pub async fn begin_write(conn: &DatabaseConnection) -> Result<DatabaseTransactio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_local_postgresql_pool_is_bounded_by_the_cores_a_remote_one_is_not() {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u32;
+        let cap = 2 * cores + 1;
+        for host in [
+            "localhost",
+            "127.0.0.1",
+            "127.0.1.1",
+            "::1",
+            "/var/run/postgresql",
+        ] {
+            let url = if host.starts_with('/') {
+                format!("postgres://u@x/db?host={host}")
+            } else if host.contains(':') {
+                format!("postgres://u@[{host}]:5432/db")
+            } else {
+                format!("postgres://u@{host}:5432/db")
+            };
+            let parsed = PgConnectOptions::from_str(&url).expect("url");
+            assert_eq!(pg_pool_size(cap + 20, &parsed), cap, "{url}");
+            assert_eq!(pg_pool_size(1, &parsed), 2, "{url}: at least two");
+        }
+        let remote = PgConnectOptions::from_str("postgres://u@db.internal:5432/db").expect("url");
+        assert_eq!(pg_pool_size(cap + 20, &remote), cap + 20);
+    }
 
     #[tokio::test]
     async fn close_copies_the_wal_back_into_the_file() {
