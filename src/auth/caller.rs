@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sea_orm::{DbErr, Statement, Value};
 
@@ -156,14 +157,16 @@ async fn read_folded<D: Decode>(
     all.extend(account.values.map(|v| v.0).unwrap_or_default());
     let folded = Statement::from_sql_and_values(ctx.db.backend, sql, all);
     let rows = match batching {
-        Batching::Alone => ctx.db.read_pooled(folded, &Folded(decoder)).await?,
-        Batching::Together => ctx.db.read_coalesced(folded, &Folded(decoder)).await?,
+        Batching::Alone => ctx.db.read_pooled(folded, &Folded::new(decoder)).await?,
+        Batching::Together => ctx.db.read_coalesced(folded, &Folded::new(decoder)).await?,
     }
     .into_iter();
     let mut account_row = None;
     let mut out = Vec::new();
     for (account, row) in rows {
-        account_row.get_or_insert(account);
+        if account_row.is_none() {
+            account_row = account;
+        }
         out.extend(row);
     }
     let actor = settle(ctx, caller, account_row).await?;
@@ -218,16 +221,35 @@ async fn settle(ctx: &Ctx, caller: &Caller, row: Option<AccountRow>) -> Result<A
 }
 
 /// Reads a folded row: the account's seven columns, then the inner statement's row (absent
-/// when the inner statement found nothing: its first column is then NULL).
-struct Folded<'a, D>(&'a D);
+/// when the inner statement found nothing: its first column is then NULL). Every row repeats
+/// the account; only the first row's is decoded (on a list page that was 50 needless reads
+/// of seven cells, three of them strings).
+struct Folded<'a, D> {
+    inner: &'a D,
+    account_read: AtomicBool,
+}
+
+impl<'a, D> Folded<'a, D> {
+    fn new(inner: &'a D) -> Self {
+        Folded {
+            inner,
+            account_read: AtomicBool::new(false),
+        }
+    }
+}
 
 impl<D: Decode> Decode for Folded<'_, D> {
-    type Row = (AccountRow, Option<D::Row>);
+    type Row = (Option<AccountRow>, Option<D::Row>);
     fn decode(&self, row: &impl Cells) -> std::result::Result<Self::Row, DbErr> {
-        let account = <AccountRow as crate::db::direct::FromCells>::from_cells(row)?;
+        let account = match self.account_read.swap(true, Ordering::Relaxed) {
+            false => Some(<AccountRow as crate::db::direct::FromCells>::from_cells(
+                row,
+            )?),
+            true => None,
+        };
         let first: Option<i64> = row.at(ACCOUNT_COLUMNS)?;
         let inner = match first {
-            Some(_) => Some(self.0.decode(&Shifted(row, ACCOUNT_COLUMNS))?),
+            Some(_) => Some(self.inner.decode(&Shifted(row, ACCOUNT_COLUMNS))?),
             None => None,
         };
         Ok((account, inner))

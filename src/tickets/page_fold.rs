@@ -11,6 +11,7 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{DatabaseBackend, EntityTrait, QueryFilter, QueryTrait, Statement, Value};
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use super::keyset::{self, SortKeys};
 use super::query::{self, Filters, Sort};
@@ -104,17 +105,53 @@ fn page_statement(
     let members = query::members(backend, actor, filters, sort, after, Some(Plan::Drive));
     let walks = keyset::union_all(backend, members, want)
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("a list page without key walks")))?;
-    let mut values: Vec<Value> = walks.values.map(|v| v.0).unwrap_or_default();
+    let values: Vec<Value> = walks.values.map(|v| v.0).unwrap_or_default();
+    let sql = format!(
+        "WITH \"page\" AS (SELECT \"id\" FROM ({}) AS \"walks\" ORDER BY {} LIMIT {want}) {}",
+        walks.sql,
+        keyset::order_by(sort),
+        page_views(backend)?
+    );
+    Ok(Statement::from_sql_and_values(backend, sql, values))
+}
+
+/// The views of the ids in `page`: the same text for every page, built once per backend.
+/// It binds no values (a test checks), so the walks' placeholders before it stay as they are.
+fn page_views(backend: DatabaseBackend) -> Result<&'static str> {
+    static TEXTS: LazyLock<[Statement; 2]> = LazyLock::new(|| {
+        [DatabaseBackend::Sqlite, DatabaseBackend::Postgres].map(page_views_built)
+    });
+    match backend {
+        DatabaseBackend::Sqlite => Ok(&TEXTS[0].sql),
+        DatabaseBackend::Postgres => Ok(&TEXTS[1].sql),
+        _ => Err(Error::Internal(anyhow::anyhow!(
+            "no list pages on {backend:?}"
+        ))),
+    }
+}
+
+/// `page_views`' statement as sea-query builds it.
+fn page_views_built(backend: DatabaseBackend) -> Statement {
     let select = ticket::Entity::find().filter(Expr::cust(
         "\"tickets\".\"id\" IN (SELECT \"id\" FROM \"page\")",
     ));
-    let views = view::with_extras(select, backend).build(backend);
-    let view_sql = crate::db::pipeline::renumbered(&views.sql, values.len());
-    values.extend(views.values.map(|v| v.0).unwrap_or_default());
-    let sql = format!(
-        "WITH \"page\" AS (SELECT \"id\" FROM ({}) AS \"walks\" ORDER BY {} LIMIT {want}) {view_sql}",
-        walks.sql,
-        keyset::order_by(sort)
-    );
-    Ok(Statement::from_sql_and_values(backend, sql, values))
+    view::with_extras(select, backend).build(backend)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_views_text_binds_nothing_and_is_what_sea_query_builds() {
+        for backend in [DatabaseBackend::Sqlite, DatabaseBackend::Postgres] {
+            let built = page_views_built(backend);
+            assert!(
+                built.values.as_ref().is_none_or(|v| v.0.is_empty()),
+                "{backend:?}: the walks' placeholders would need moving"
+            );
+            assert_eq!(page_views(backend).expect("text"), built.sql);
+            assert!(built.sql.contains("IN (SELECT \"id\" FROM \"page\")"));
+        }
+    }
 }
