@@ -28,8 +28,8 @@ pub struct Config {
     pub refresh_token_ttl_days: i64,
     /// Largest accepted request body, bytes.
     pub max_body_bytes: usize,
-    /// Connections in the read pool (SQLite: at most two per core) or the whole pool
-    /// (PostgreSQL; on this machine at most two per core plus one).
+    /// Connections in the read pool (SQLite: at most two per core; PostgreSQL on this machine:
+    /// at most two per core plus one) and in PostgreSQL's write pool.
     pub db_pool_size: u32,
     /// Attempts per minute per client IP on login/register/refresh and on the public form.
     pub rate_limit_per_minute: u32,
