@@ -270,49 +270,37 @@ fn columns_of(chunk: &[Pending]) -> Option<Vec<Column>> {
     let n = arity(&chunk[0].stmt);
     let mut columns = Vec::with_capacity(n);
     for j in 0..n {
-        let nth = |p: &Pending| p.stmt.values.as_ref().and_then(|v| v.0.get(j).cloned());
-        let column = match nth(&chunk[0])? {
-            Value::BigInt(_) => Column::BigInt(
-                chunk
-                    .iter()
-                    .map(|p| match nth(p) {
-                        Some(Value::BigInt(v)) => Some(v),
-                        _ => None,
-                    })
-                    .collect::<Option<_>>()?,
-            ),
-            Value::Int(_) => Column::Int(
-                chunk
-                    .iter()
-                    .map(|p| match nth(p) {
-                        Some(Value::Int(v)) => Some(v),
-                        _ => None,
-                    })
-                    .collect::<Option<_>>()?,
-            ),
-            Value::String(_) => Column::Text(
-                chunk
-                    .iter()
-                    .map(|p| match nth(p) {
-                        Some(Value::String(v)) => Some(v),
-                        _ => None,
-                    })
-                    .collect::<Option<_>>()?,
-            ),
-            Value::Bool(_) => Column::Bool(
-                chunk
-                    .iter()
-                    .map(|p| match nth(p) {
-                        Some(Value::Bool(v)) => Some(v),
-                        _ => None,
-                    })
-                    .collect::<Option<_>>()?,
-            ),
+        let first = chunk[0].stmt.values.as_ref()?.0.get(j)?;
+        let column = match first {
+            Value::BigInt(_) => Column::BigInt(every(chunk, j, |v| match v {
+                Value::BigInt(x) => Some(x),
+                _ => None,
+            })?),
+            Value::Int(_) => Column::Int(every(chunk, j, |v| match v {
+                Value::Int(x) => Some(x),
+                _ => None,
+            })?),
+            Value::String(_) => Column::Text(every(chunk, j, |v| match v {
+                Value::String(x) => Some(x),
+                _ => None,
+            })?),
+            Value::Bool(_) => Column::Bool(every(chunk, j, |v| match v {
+                Value::Bool(x) => Some(x),
+                _ => None,
+            })?),
             _ => return None,
         };
         columns.push(column);
     }
     Some(columns)
+}
+
+/// Value `j` of every read, each as `pick` takes it; `None` when one does not fit.
+fn every<T>(chunk: &[Pending], j: usize, pick: impl Fn(Value) -> Option<T>) -> Option<Vec<T>> {
+    chunk
+        .iter()
+        .map(|p| pick(p.stmt.values.as_ref()?.0.get(j)?.clone()))
+        .collect()
 }
 
 /// Values bound to a statement.

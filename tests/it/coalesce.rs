@@ -173,22 +173,21 @@ on_both!(
         let app = TestApp::spawn(backend).await;
         let db = app.ctx.db.clone();
         let pg = db.is_postgres();
+        // The same statement in each backend's placeholder spelling.
+        let statement = |sql: &str, values: Vec<V>| {
+            let (backend, sql) = if pg {
+                (DbBackend::Postgres, sql.to_string())
+            } else {
+                (DbBackend::Sqlite, sql.replace('$', "?"))
+            };
+            Statement::from_sql_and_values(backend, sql, values)
+        };
         // Two texts with different value types, NULLs among them, and a division that fails
         // for one read only.
         let echo = |n: i64, text: Option<&str>, flag: bool| {
-            let sql = if pg {
-                "SELECT $1 * 2, $2 || '!', NOT $3"
-            } else {
-                "SELECT ?1 * 2, ?2 || '!', NOT ?3"
-            };
-            Statement::from_sql_and_values(
-                if pg {
-                    DbBackend::Postgres
-                } else {
-                    DbBackend::Sqlite
-                },
-                sql,
-                [
+            statement(
+                "SELECT $1 * 2, $2 || '!', NOT $3",
+                vec![
                     V::BigInt(Some(n)),
                     V::String(text.map(String::from)),
                     V::Bool(Some(flag)),
@@ -196,19 +195,9 @@ on_both!(
             )
         };
         let divide = |d: i64| {
-            let sql = if pg {
-                "SELECT 100 / $1, CAST(NULL AS TEXT), TRUE"
-            } else {
-                "SELECT 100 / ?1, CAST(NULL AS TEXT), TRUE"
-            };
-            Statement::from_sql_and_values(
-                if pg {
-                    DbBackend::Postgres
-                } else {
-                    DbBackend::Sqlite
-                },
-                sql,
-                [V::BigInt(Some(d))],
+            statement(
+                "SELECT 100 / $1, CAST(NULL AS TEXT), TRUE",
+                vec![V::BigInt(Some(d))],
             )
         };
         for round in 0..20 {
