@@ -46,7 +46,8 @@ const PAGE_CACHE_KIB: i64 = 32_000;
 pub struct Db {
     /// Connection for writes and transactions (a single connection on SQLite).
     pub write: DatabaseConnection,
-    /// Pool for reads (the same pool as `write` on PostgreSQL).
+    /// Pool for reads (on PostgreSQL a pool of its own beside `write`'s, sized to the cores
+    /// when the server is on this machine).
     pub read: DatabaseConnection,
     /// Which SQL dialect is behind the connections.
     pub backend: DatabaseBackend,
