@@ -152,6 +152,9 @@ impl Application {
         for task in background {
             let _ = task.await;
         }
+        // Nothing reads or writes any more: copy the WAL back now rather than leave it for
+        // the next start to wait on (see `Db::close`).
+        self.ctx.db.close().await;
         http?;
         Ok(())
     }

@@ -28,6 +28,7 @@ mod pipeline;
 mod reports;
 mod s3;
 mod search_budget;
+mod shutdown;
 mod sla;
 mod tickets;
 mod visibility;
