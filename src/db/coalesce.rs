@@ -52,6 +52,7 @@ struct Pending {
 pub struct Coalescer {
     tx: mpsc::UnboundedSender<Pending>,
     conn: DatabaseConnection,
+    batches: PgPool,
     stats: Arc<Stats>,
 }
 
@@ -78,12 +79,17 @@ impl Coalescer {
         let stats = Arc::new(Stats::default());
         tokio::spawn(dispatch(
             conn.clone(),
-            batches,
+            batches.clone(),
             rx,
             slots.max(1),
             stats.clone(),
         ));
-        Coalescer { tx, conn, stats }
+        Coalescer {
+            tx,
+            conn,
+            batches,
+            stats,
+        }
     }
 
     /// What has been read and batched so far.
@@ -95,18 +101,18 @@ impl Coalescer {
     pub async fn read(&self, stmt: Statement) -> Result<Rows, DbErr> {
         self.stats.reads.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
-        let unsent = match self.tx.send(Pending { stmt, reply }) {
-            Ok(()) => match answer.await {
-                Ok(rows) => return rows,
-                // The task is gone (its runtime ended): nothing was read for this request.
-                Err(_) => None,
-            },
-            Err(mpsc::error::SendError(p)) => Some(p.stmt),
-        };
-        match unsent {
-            Some(stmt) => alone(&self.conn, stmt).await,
-            None => Err(DbErr::Custom("the read batching task stopped".into())),
+        match self.tx.send(Pending { stmt, reply }) {
+            Ok(()) => answer.await.unwrap_or_else(|_| {
+                // The task is gone (its runtime ended) with the read in its queue.
+                Err(DbErr::Custom("the read batching task stopped".into()))
+            }),
+            Err(mpsc::error::SendError(p)) => alone(&self.conn, p.stmt).await,
         }
+    }
+
+    /// Closes the batches' connections (reads asked for later fail).
+    pub async fn close(&self) {
+        self.batches.close().await;
     }
 }
 

@@ -64,7 +64,7 @@ pub struct Db {
 }
 
 impl Db {
-    /// Closes the writer's connection and both pools, on SQLite after copying the WAL back
+    /// Closes the writer's connection and the pools, on SQLite after copying the WAL back
     /// into the file. A bulk load leaves a WAL of over a GB (nothing asks the writer to
     /// start it over while no write goes through it): left to the last connection's close,
     /// which sqlx runs on a thread of its own after `close` returns, it was still being
@@ -79,6 +79,9 @@ impl Db {
                 .await
         {
             tracing::warn!(error = %e, "the WAL was not copied back before closing");
+        }
+        if let Some(c) = &self.coalesce {
+            c.close().await;
         }
         let _ = self.read.clone().close().await;
         let _ = self.write.clone().close().await;
