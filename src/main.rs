@@ -109,6 +109,10 @@ struct BenchArgs {
     /// Pages of a filtered list walked to collect deep cursors.
     #[arg(long, default_value_t = 200)]
     deep_pages: usize,
+    /// Longest wait, in seconds, for the server's background jobs before each scenario
+    /// (0: do not wait, so a scenario shares the cores with the last one's fan-out).
+    #[arg(long, default_value_t = 120)]
+    settle_seconds: u64,
 }
 
 #[derive(Subcommand)]
@@ -310,6 +314,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 data_dir: cli.data_dir.clone(),
                 sqlite_synchronous: b.sqlite_synchronous,
                 deep_pages: b.deep_pages,
+                settle_seconds: b.settle_seconds,
             };
             triage::bench::run(opts).await?;
             Ok(ExitCode::SUCCESS)

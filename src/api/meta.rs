@@ -73,6 +73,24 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
             ));
         }
     }
+    let now = s.ctx.clock.now_micros();
+    match crate::jobs::queue::backlog(&s.ctx.db.read, now).await {
+        Ok(b) => {
+            text.push_str(
+                "# HELP triage_jobs Jobs in the queue: due (runnable now, expired leases included), \
+                 running (leased), waiting (scheduled for later).\n# TYPE triage_jobs gauge\n",
+            );
+            for (state, n) in [
+                ("due", b.due),
+                ("running", b.running),
+                ("waiting", b.waiting),
+            ] {
+                text.push_str(&format!("triage_jobs{{state=\"{state}\"}} {n}\n"));
+            }
+        }
+        // The HTTP figures are still worth a scrape when the database does not answer.
+        Err(e) => tracing::warn!(error = %e, "job backlog not counted for /metrics"),
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 

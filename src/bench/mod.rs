@@ -7,6 +7,7 @@ pub mod load;
 pub mod mail;
 pub mod report;
 pub mod server;
+pub mod settle;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -53,6 +54,8 @@ pub struct BenchOptions {
     pub sqlite_synchronous: String,
     /// Pages walked to collect deep cursors.
     pub deep_pages: usize,
+    /// Longest wait for the server's background jobs before each scenario; 0 does not wait.
+    pub settle_seconds: u64,
 }
 
 /// Runs the whole bench and returns its report (also printed as a table).
@@ -146,8 +149,22 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<RunReport> {
         } else {
             opts.clients
         };
+        let settled = match opts.settle_seconds {
+            0 => None,
+            limit => {
+                settle::background(&target.http, &target.base, Duration::from_secs(limit)).await
+            }
+        };
+        if let Some(w) = settled.filter(|w| w.jobs > 0) {
+            eprintln!(
+                "  waited {:.1} s for {} background jobs{}",
+                w.seconds,
+                w.jobs,
+                if w.timed_out { " (some still due)" } else { "" }
+            );
+        }
         let seconds = Duration::from_secs(opts.seconds);
-        let r = match (s.as_str(), &server_config) {
+        let mut r = match (s.as_str(), &server_config) {
             ("mail", Some(config)) => {
                 // Its own connections to the server's database, as a mailgate process has.
                 let ctx = open_context(config.clone(), Clock::default()).await?;
@@ -158,6 +175,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<RunReport> {
             }
             _ => load::drive(target.clone(), s, clients, seconds, probe.as_ref()).await,
         };
+        r.settled = settled;
         let line = report::table(std::slice::from_ref(&r));
         println!("{}", line.lines().nth(1).unwrap_or(""));
         if let Some(e) = &r.first_error {
@@ -172,8 +190,10 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<RunReport> {
         );
     }
     drop(probe);
-    if let Some(srv) = own {
-        srv.stop().await;
+    if let Some(srv) = own
+        && !srv.stop().await
+    {
+        eprintln!("the server did not stop cleanly; see its log");
     }
     if let Some(dir) = temp_dir {
         let _ = std::fs::remove_dir_all(dir);

@@ -29,6 +29,8 @@ pub struct ScenarioResult {
     pub rss_peak_mb: Option<f64>,
     /// First error seen, to tell what went wrong.
     pub first_error: Option<String>,
+    /// The wait for the server's background jobs before the scenario, when there was one.
+    pub settled: Option<super::settle::Settled>,
 }
 
 /// Percentile (0–100) of sorted microsecond latencies, in milliseconds (nearest rank).
@@ -69,6 +71,7 @@ pub fn summarise(
         max_ms: latencies.last().map(|m| *m as f64 / 1000.0).unwrap_or(0.0),
         rss_peak_mb,
         first_error,
+        settled: None,
     }
 }
 

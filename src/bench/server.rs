@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 
+/// How long a stopped server may take to drain and close before it is killed.
+const GRACE: Duration = Duration::from_secs(60);
+
 /// A running `triage serve` child.
 pub struct OwnServer {
     child: Child,
@@ -80,9 +83,23 @@ impl OwnServer {
         })
     }
 
-    /// Stops the child (SIGTERM-like kill; the bench does not need a graceful drain).
-    pub async fn stop(mut self) {
+    /// Stops the child the way an operator would (SIGTERM): it drains its requests, its
+    /// workers settle the jobs they hold, and it closes the database. Killed outright, it
+    /// left leased jobs and unsettled events behind for the next run's server to work off
+    /// during that run's scenarios. Killed after `GRACE` if it has not exited by then.
+    /// Answers whether it exited on its own with success.
+    pub async fn stop(mut self) -> bool {
+        #[cfg(unix)]
+        if let Ok(pid) = i32::try_from(self.pid) {
+            use nix::sys::signal::{Signal, kill};
+            if kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM).is_ok()
+                && let Ok(Ok(status)) = tokio::time::timeout(GRACE, self.child.wait()).await
+            {
+                return status.success();
+            }
+        }
         let _ = self.child.kill().await;
+        false
     }
 }
 

@@ -81,6 +81,38 @@ pub async fn claim(db: &Db, now: i64, lease_us: i64, limit: u32) -> Result<Vec<j
         .await
 }
 
+/// How much work the queue holds right now (for `/metrics` and `triage bench`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Backlog {
+    /// Runnable now: queued and due, or leased by a worker whose lease has run out.
+    pub due: i64,
+    /// Leased by a worker that is still within its lease.
+    pub running: i64,
+    /// Queued for later (retries after a back-off, postponed deliveries).
+    pub waiting: i64,
+}
+
+/// Counts the queue's backlog at `now` on `jobs_claim_idx` (status first, then run time).
+pub async fn backlog(conn: &impl ConnectionTrait, now: i64) -> Result<Backlog> {
+    let backend = conn.get_database_backend();
+    let sql = "SELECT \
+        (SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND run_at <= $1) \
+          + (SELECT COUNT(*) FROM jobs WHERE status = 'running' AND locked_until < $1) AS due, \
+        (SELECT COUNT(*) FROM jobs WHERE status = 'running' AND locked_until >= $1) AS running, \
+        (SELECT COUNT(*) FROM jobs WHERE status = 'queued' AND run_at > $1) AS waiting";
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [now.into()]))
+        .await?;
+    let Some(row) = row else {
+        return Ok(Backlog::default());
+    };
+    Ok(Backlog {
+        due: row.try_get("", "due")?,
+        running: row.try_get("", "running")?,
+        waiting: row.try_get("", "waiting")?,
+    })
+}
+
 /// Delay before retry `attempt` (1-based): `base · 2^(attempt-1)`, capped at 6 h, ±20 % jitter
 /// so a burst of failures does not retry in lockstep.
 pub fn backoff_us(base_secs: i64, attempt: i32, rng: &mut impl Rng) -> i64 {

@@ -115,6 +115,7 @@ both_backends!(
             data_dir: None,
             sqlite_synchronous: "full".into(),
             deep_pages: 5,
+            settle_seconds: 60,
         })
         .await
         .expect("bench");
@@ -126,6 +127,9 @@ both_backends!(
             assert!(r.ok > 0, "{} did nothing", r.scenario);
             assert_eq!(r.errors, 0, "{}: {:?}", r.scenario, r.first_error);
             assert!(r.p50_ms <= r.p99_ms && r.p99_ms <= r.max_ms);
+            // The server reports its queue, so every scenario began on a settled one.
+            let settled = r.settled.expect("waited for background jobs");
+            assert!(!settled.timed_out, "{}: {settled:?}", r.scenario);
         }
         // Every acknowledged create is in the database.
         let created = report.results[0].ok;
@@ -421,3 +425,40 @@ both_backends!(
         assert_eq!(page.ok(200)["data"].as_array().unwrap().len(), 5);
     }
 );
+
+/// The bench's own server stops the way an operator stops one: it exits by itself and closes
+/// its database (the WAL copied back), rather than being killed with its work half done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bench_stops_its_own_server_gracefully() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let srv = triage::bench::server::OwnServer::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_triage")),
+        dir.path(),
+        None,
+        "full",
+        dir.path().join("server.log"),
+    )
+    .await
+    .expect("server starts");
+    let metrics = reqwest::get(format!("{}/metrics", srv.base))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    assert!(
+        triage::bench::settle::due_jobs(&metrics).is_some(),
+        "the queue is reported: {metrics}"
+    );
+    let wal = dir.path().join("triage.db-wal");
+    assert!(
+        std::fs::metadata(&wal).map_or(0, |m| m.len()) > 0,
+        "start-up wrote to the WAL"
+    );
+    assert!(srv.stop().await, "exited by itself, with success");
+    assert_eq!(
+        std::fs::metadata(&wal).map_or(0, |m| m.len()),
+        0,
+        "the database was closed"
+    );
+}

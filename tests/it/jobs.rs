@@ -84,3 +84,41 @@ on_both!(
         }
     }
 );
+
+on_both!(
+    the_backlog_counts_due_running_and_waiting_jobs,
+    |backend| async move {
+        let app = TestApp::spawn_with(backend, |c| c.workers = false).await;
+        const NOW: i64 = 1_000;
+        // Jobs the app queued itself are due much later than `NOW`: count them first.
+        let before = queue::backlog(&app.ctx.db.read, NOW)
+            .await
+            .expect("backlog");
+        job_row(&app, "due", "queued", 900, None).await;
+        job_row(&app, "due-too", "queued", NOW, None).await;
+        job_row(&app, "expired", "running", 300, Some(500)).await;
+        job_row(&app, "leased", "running", 50, Some(5_000)).await;
+        job_row(&app, "later", "queued", 2_000, None).await;
+        job_row(&app, "finished", "done", 10, None).await;
+        let b = queue::backlog(&app.ctx.db.read, NOW)
+            .await
+            .expect("backlog");
+        assert_eq!(
+            b.due - before.due,
+            3,
+            "two due and one expired lease: {b:?}"
+        );
+        assert_eq!(b.running - before.running, 1, "{b:?}");
+        assert_eq!(b.waiting - before.waiting, 1, "{b:?}");
+        // At the real time every one of them is due, the lease included; `/metrics` says so.
+        let text = reqwest::get(format!("{}/metrics", app.base))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        let due = triage::bench::settle::due_jobs(&text).expect("due gauge");
+        assert!(due >= 5, "{due} in {text}");
+        assert!(text.contains("# TYPE triage_jobs gauge"), "{text}");
+    }
+);
