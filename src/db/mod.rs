@@ -10,6 +10,7 @@ pub mod direct;
 pub mod entities;
 pub mod group;
 mod group_direct;
+pub mod ids;
 pub mod mail_entities;
 pub mod migrations;
 pub mod pipeline;
@@ -61,6 +62,8 @@ pub struct Db {
     pub direct: Option<direct::DirectReads>,
     /// Short reads from concurrent requests folded into one statement (PostgreSQL only).
     pub coalesce: Option<coalesce::Coalescer>,
+    /// Ticket ids drawn ahead from the sequence (PostgreSQL only; see [`ids`]).
+    pub ids: std::sync::Arc<ids::IdBlocks>,
 }
 
 impl Db {
@@ -138,6 +141,7 @@ impl Db {
                     batches,
                     COALESCE_SLOTS,
                 )),
+                ids: Default::default(),
             });
         }
         let opts = if url.is_empty() {
@@ -207,6 +211,7 @@ impl Db {
             matches: Default::default(),
             direct,
             coalesce: None,
+            ids: Default::default(),
         })
     }
 

@@ -130,6 +130,12 @@ async fn create_noting_tags(
         input.requester = RequesterInput::Known(id);
     }
     let now = ctx.clock.now_micros();
+    if let RequesterInput::Known(requester_id) = input.requester
+        && insert::fits_one_statement(ctx, &input, &checked)
+    {
+        let t = insert::create_alone(ctx, &input, &checked, requester_id, now).await?;
+        return Ok((t, bare));
+    }
     let c = ctx.clone();
     // Concurrent creations share one durable commit on SQLite (see `db::group`), written on
     // the writer's own handle unless the category assigns (that write needs sea-orm).
@@ -220,9 +226,9 @@ pub(super) struct Checked {
     pub(super) browser_info: Option<String>,
     contact: Option<(String, String)>,
     /// Whether the category hands new tickets to an agent.
-    auto_assign: bool,
+    pub(super) auto_assign: bool,
     /// The SLA policy of the priority, when already loaded (`prepare`d).
-    policy: Option<crate::sla::Policy>,
+    pub(super) policy: Option<crate::sla::Policy>,
 }
 
 /// Collects every field error of a new ticket at once.

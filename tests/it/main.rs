@@ -15,6 +15,7 @@ mod caller;
 mod canned;
 mod coalesce;
 mod crash;
+mod create_one;
 mod csat;
 mod direct;
 mod drafts;
