@@ -1,10 +1,7 @@
 //! Webhook destinations (admin CRUD) and the jobs an event makes for them. The payload's data
 //! is captured at fan-out; the body is finished (and signed) at send time.
 
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QueryTrait, Set,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -175,6 +172,7 @@ pub async fn create(ctx: &Ctx, input: WebhookInput) -> Result<WebhookView> {
     }
     .insert(&ctx.db.write)
     .await?;
+    ctx.catalog.changed();
     Ok(m.into())
 }
 
@@ -208,7 +206,9 @@ pub async fn update(ctx: &Ctx, id: i64, input: WebhookInput) -> Result<WebhookVi
         am.rate_per_minute = Set(r);
     }
     am.updated_at = Set(ctx.clock.now_micros());
-    Ok(am.update(&ctx.db.write).await?.into())
+    let updated = am.update(&ctx.db.write).await?;
+    ctx.catalog.changed();
+    Ok(updated.into())
 }
 
 /// Deletes a webhook (queued deliveries to it are then skipped).
@@ -219,6 +219,7 @@ pub async fn delete(ctx: &Ctx, id: i64) -> Result<()> {
     if r.rows_affected == 0 {
         return Err(Error::NotFound("webhook"));
     }
+    ctx.catalog.changed();
     Ok(())
 }
 
@@ -231,16 +232,16 @@ pub async fn jobs_for(
     f: &Facts<'_>,
     now: i64,
 ) -> Result<Vec<NewJob>> {
-    let active = webhook::Entity::find().filter(webhook::Column::Active.eq(true));
     let hooks: Vec<webhook::Model> = ctx
-        .db
-        .read_all::<webhook::Model>(active.build(ctx.db.backend))
+        .catalog
+        .webhooks(&ctx.db)
         .await?
-        .into_iter()
+        .iter()
         .filter(|w| {
             serde_json::from_str::<Vec<String>>(&w.events)
                 .is_ok_and(|ev| ev.iter().any(|e| e == event))
         })
+        .cloned()
         .collect();
     if hooks.is_empty() {
         return Ok(Vec::new());

@@ -1,16 +1,19 @@
-//! The active categories and the SLA policies, kept per process: every new ticket reads both
-//! (two to three statements) and an admin changes them a few times a year. A change made
-//! through this process is seen at once (`changed` empties the copy); one made by another
-//! process (a CLI command, a second server on PostgreSQL) within `TTL`.
+//! The active categories, the SLA policies and the active webhooks, kept per process: every
+//! new ticket reads the first two (two to three statements), every event's fan-out the
+//! webhooks, and an admin changes them a few times a year. A change made through this process
+//! is seen at once (`changed` empties the copy); one made by another process (a CLI command,
+//! a second server on PostgreSQL) within `TTL`. A delivery queued for a webhook deleted
+//! meanwhile is skipped when it runs.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sea_orm::ConnectionTrait;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryTrait};
 
 use super::model::Priority;
 use crate::db::entities::{category, ticket};
+use crate::db::mail_entities::webhook;
 use crate::db::tx::Tx;
 use crate::error::Result;
 use crate::sla::Policy;
@@ -24,6 +27,7 @@ struct Copies {
     generation: u64,
     categories: Option<(Arc<Vec<category::Model>>, Instant)>,
     policies: HashMap<&'static str, (Policy, Instant)>,
+    webhooks: Option<(Arc<Vec<webhook::Model>>, Instant)>,
 }
 
 /// Per-process copies of the categories and SLA policies.
@@ -40,6 +44,22 @@ impl Catalog {
             |c| c.categories.as_ref(),
             |c, kept| c.categories = Some(kept),
             async { Ok(Arc::new(super::service::active_category_rows(conn).await?)) },
+        )
+        .await
+    }
+
+    /// The active webhooks, read from `db` when the copy is stale.
+    pub async fn webhooks(&self, db: &crate::db::Db) -> Result<Arc<Vec<webhook::Model>>> {
+        self.through(
+            |c| c.webhooks.as_ref(),
+            |c, kept| c.webhooks = Some(kept),
+            async {
+                let active = webhook::Entity::find().filter(webhook::Column::Active.eq(true));
+                Ok(Arc::new(
+                    db.read_all::<webhook::Model>(active.build(db.backend))
+                        .await?,
+                ))
+            },
         )
         .await
     }
@@ -95,13 +115,14 @@ impl Catalog {
         Ok(value)
     }
 
-    /// Forgets both copies; call after committing a change to categories, SLA policies or
-    /// business calendars.
+    /// Forgets every copy; call after committing a change to categories, SLA policies,
+    /// business calendars or webhooks.
     pub fn changed(&self) {
         let mut copies = self.lock();
         copies.generation += 1;
         copies.categories = None;
         copies.policies.clear();
+        copies.webhooks = None;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Copies> {

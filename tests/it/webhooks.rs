@@ -417,3 +417,60 @@ on_both!(
         );
     }
 );
+
+on_both!(
+    a_webhook_change_applies_to_the_very_next_event,
+    |backend| async move {
+        let rx = HookReceiver::start().await;
+        let app = TestApp::spawn(backend).await;
+        let (_, admin) = app.user(Role::Admin, "Boss").await;
+        let (_, agent) = app.user(Role::Agent, "Sam").await;
+        let id = hook(
+            &app,
+            &admin,
+            format!("{}/copy", rx.base),
+            "generic",
+            &["ticket.created"],
+            json!({}),
+        )
+        .await;
+        app.ticket(&agent, "Seen by the hook", "low").await;
+        rx.wait_for("/copy", 1).await;
+        // The fan-out keeps a per-process copy of the webhooks; a change through the API
+        // must not wait for it to expire.
+        app.patch(
+            &format!("/api/v1/webhooks/{id}"),
+            &admin,
+            json!({"active": false}),
+        )
+        .await
+        .ok(200);
+        app.ticket(&agent, "Not for the paused hook", "low").await;
+        app.settle().await;
+        assert_eq!(rx.hits("/copy").len(), 1, "a paused hook gets nothing");
+        app.patch(
+            &format!("/api/v1/webhooks/{id}"),
+            &admin,
+            json!({"active": true, "events": ["comment.created"]}),
+        )
+        .await
+        .ok(200);
+        let t = app.ticket(&agent, "Comments only now", "low").await;
+        let n = t["number"].as_str().expect("number");
+        app.post(
+            &format!("/api/v1/tickets/{n}/comments"),
+            &agent,
+            json!({"body": "a public answer"}),
+        )
+        .await
+        .ok(201);
+        let hits = rx.wait_for("/copy", 2).await;
+        app.settle().await;
+        assert_eq!(rx.hits("/copy").len(), 2);
+        assert_eq!(hits[1].header("x-triage-event"), Some("comment.created"));
+        app.delete(&format!("/api/v1/webhooks/{id}"), &admin).await;
+        app.ticket(&agent, "After the hook is gone", "low").await;
+        app.settle().await;
+        assert_eq!(rx.hits("/copy").len(), 2, "a deleted hook gets nothing");
+    }
+);
