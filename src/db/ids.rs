@@ -46,7 +46,8 @@ impl IdBlocks {
         Ok(first)
     }
 
-    /// Drops the ids in hand (one clashed: the sequence was moved under us, by a bulk load).
+    /// Drops the ids in hand. Called after any clash: when it was an id, a bulk load moved
+    /// the sequence under us and the rest of the block is likely taken too.
     pub fn forget(&self) {
         if let Ok(mut free) = self.free.lock() {
             free.clear();
