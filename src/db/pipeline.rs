@@ -61,6 +61,39 @@ impl Pipeline {
         }
     }
 
+    /// The queues of `pipelines` as one PostgreSQL statement, for writes of distinct rows
+    /// that arrive together (job settles, `jobs::settler`). Unlike [`Pipeline::single`] it
+    /// lets several updates of one table share the statement, which is sound only when no
+    /// two of them can touch the same row: the caller guarantees that. `None` when a part is
+    /// not a plain insert or update, or a table is both inserted into and updated.
+    pub fn folded_together(pipelines: &[Pipeline]) -> Option<Statement> {
+        if pipelines
+            .iter()
+            .any(|p| p.backend != DatabaseBackend::Postgres)
+        {
+            return None;
+        }
+        let parts: Vec<&Statement> = pipelines.iter().flat_map(|p| &p.statements).collect();
+        let (mut inserted, mut updated) = (Vec::new(), Vec::new());
+        for s in &parts {
+            let head = s.sql.trim_start();
+            if head.contains("SELECT") || head.contains("RETURNING") {
+                return None;
+            }
+            if let Some(rest) = head.strip_prefix("INSERT INTO ") {
+                inserted.push(table_at(rest));
+            } else if let Some(rest) = head.strip_prefix("UPDATE ") {
+                updated.push(table_at(rest));
+            } else {
+                return None;
+            }
+        }
+        if parts.is_empty() || updated.iter().any(|u| inserted.contains(u)) {
+            return None;
+        }
+        Some(with_parts(&parts))
+    }
+
     /// Runs the queued statements in order on a direct writer's connection (see
     /// `db::group`), stopping at the first that fails.
     pub fn run_direct(self, db: &rusqlite::Connection) -> Result<()> {
@@ -132,6 +165,12 @@ fn folded_inserts(statements: &[Statement]) -> Option<Statement> {
     if updated.is_some_and(|u| inserted.contains(&u)) {
         return None;
     }
+    let parts: Vec<&Statement> = statements.iter().collect();
+    Some(with_parts(&parts))
+}
+
+/// `statements` as `WITH w0 AS (first), w1 AS (second) last`, their placeholders renumbered.
+fn with_parts(statements: &[&Statement]) -> Statement {
     let mut sql = String::from("WITH ");
     let mut values = Vec::new();
     let last = statements.len() - 1;
@@ -149,11 +188,7 @@ fn folded_inserts(statements: &[Statement]) -> Option<Statement> {
             values.extend(v.0.iter().cloned());
         }
     }
-    Some(Statement::from_sql_and_values(
-        DatabaseBackend::Postgres,
-        sql,
-        values,
-    ))
+    Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values)
 }
 
 /// The table name a statement's text starts with (`"tickets" SET …` → `"tickets"`).
@@ -252,6 +287,80 @@ mod tests {
             s.single().is_none(),
             "SQLite's writes go through its group commit"
         );
+    }
+
+    #[test]
+    fn settles_of_different_rows_fold_together_with_several_updates() {
+        use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+        let settle = |id: i64| {
+            let mut p = Pipeline::for_backend(DatabaseBackend::Postgres);
+            p.push(
+                &Query::insert()
+                    .into_table(Alias::new("job_attempts"))
+                    .columns([Alias::new("job_id")])
+                    .values_panic([id.into()])
+                    .to_owned(),
+            );
+            p.push(
+                &Query::update()
+                    .table(Alias::new("jobs"))
+                    .value(Alias::new("status"), "done")
+                    .and_where(Expr::col(Alias::new("id")).eq(id))
+                    .to_owned(),
+            );
+            p
+        };
+        let folded = Pipeline::folded_together(&[settle(1), settle(2)]).expect("folds");
+        assert_eq!(
+            folded.sql,
+            r#"WITH w0 AS (INSERT INTO "job_attempts" ("job_id") VALUES ($1)), w1 AS (UPDATE "jobs" SET "status" = $2 WHERE "id" = $3), w2 AS (INSERT INTO "job_attempts" ("job_id") VALUES ($4)) UPDATE "jobs" SET "status" = $5 WHERE "id" = $6"#
+        );
+        assert_eq!(
+            folded.values.expect("values").0,
+            vec![
+                1i64.into(),
+                "done".into(),
+                1i64.into(),
+                2i64.into(),
+                "done".into(),
+                2i64.into()
+            ]
+        );
+        let mut reads = Pipeline::for_backend(DatabaseBackend::Postgres);
+        reads.push(
+            &Query::select()
+                .column(Alias::new("x"))
+                .from(Alias::new("jobs"))
+                .to_owned(),
+        );
+        assert!(
+            Pipeline::folded_together(&[settle(1), reads]).is_none(),
+            "a read"
+        );
+        let mut both = settle(3);
+        both.push(
+            &Query::insert()
+                .into_table(Alias::new("jobs"))
+                .columns([Alias::new("id")])
+                .values_panic([4i64.into()])
+                .to_owned(),
+        );
+        assert!(
+            Pipeline::folded_together(&[both]).is_none(),
+            "a table both inserted into and updated"
+        );
+        let mut lite = Pipeline::for_backend(DatabaseBackend::Sqlite);
+        lite.push(
+            &Query::update()
+                .table(Alias::new("jobs"))
+                .value(Alias::new("x"), 1)
+                .to_owned(),
+        );
+        assert!(
+            Pipeline::folded_together(&[lite]).is_none(),
+            "PostgreSQL only"
+        );
+        assert!(Pipeline::folded_together(&[]).is_none());
     }
 
     #[test]

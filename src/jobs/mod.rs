@@ -5,6 +5,7 @@
 
 pub mod log;
 pub mod queue;
+pub mod settler;
 pub mod worker;
 
 use sea_orm::sea_query::{InsertStatement, OnConflict};

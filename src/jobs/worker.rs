@@ -31,6 +31,7 @@ pub async fn run<H: Handler>(ctx: Ctx, handler: Arc<H>, stop: CancellationToken)
     let idle = Duration::from_millis(cfg.worker_poll_ms.max(10));
     let limit = batch_limit(cfg.worker_batch, cfg.job_lease_secs, timeout);
     let mut last_tick: Option<tokio::time::Instant> = None;
+    let settler = super::settler::Settler::start(&ctx.db);
     // Settles of the last batch, still on their way to the writer while the next claim goes.
     let mut settling: Vec<JoinHandle<()>> = Vec::new();
     while !stop.is_cancelled() {
@@ -71,13 +72,13 @@ pub async fn run<H: Handler>(ctx: Ctx, handler: Arc<H>, stop: CancellationToken)
         }
         settling = futures::stream::iter(groups)
             .map(|group| {
-                let (ctx, handler) = (&ctx, &handler);
+                let (ctx, handler, settler) = (&ctx, &handler, &settler);
                 async move {
                     // A webhook destination's next job must see the last one's outcome.
                     let in_order = group.len() > 1;
                     let mut sent = Vec::new();
                     for j in group {
-                        let settle = run_one(ctx, handler.as_ref(), j, timeout).await;
+                        let settle = run_one(ctx, handler.as_ref(), settler, j, timeout).await;
                         if in_order {
                             settle.await;
                         } else {
@@ -111,6 +112,7 @@ fn batch_limit(worker_batch: u32, lease_secs: i64, timeout: Duration) -> u32 {
 async fn run_one<H: Handler>(
     ctx: &Ctx,
     handler: &H,
+    settler: &super::settler::Settler,
     j: job::Model,
     timeout: Duration,
 ) -> impl Future<Output = ()> + Send + 'static {
@@ -135,9 +137,9 @@ async fn run_one<H: Handler>(
     // The attempt row and the job's new state commit together; on SQLite the settles of a
     // batch share a durable commit with the request writes queued at the same time.
     let writes = queue::settle_writes(ctx.db.backend, &j, &outcome, started, now, base);
-    let group = ctx.db.group.clone();
+    let settler = settler.clone();
     async move {
-        if let Err(e) = group.run_pipeline(writes).await {
+        if let Err(e) = settler.settle(writes).await {
             // The lease will expire and the job run again; deliveries carry idempotency keys.
             tracing::error!(job = j.id, error = %e, "could not record job outcome");
         }

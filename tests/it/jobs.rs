@@ -122,3 +122,49 @@ on_both!(
         assert!(text.contains("# TYPE triage_jobs gauge"), "{text}");
     }
 );
+
+on_both!(
+    settles_written_together_each_answer_for_themselves,
+    |backend| async move {
+        let app = TestApp::spawn_with(backend, |c| c.workers = false).await;
+        const NOW: i64 = 1_000;
+        for i in 0..20 {
+            job_row(&app, &format!("settle-{i}"), "queued", 100 + i, None).await;
+        }
+        let claimed = queue::claim(&app.ctx.db, NOW, 10_000, 20)
+            .await
+            .expect("claim");
+        assert_eq!(claimed.len(), 20);
+        // A job that does not exist: its attempt row breaks the foreign key, so a fold that
+        // holds it fails and every settle in it is written again by itself.
+        let mut ghost = claimed[0].clone();
+        ghost.id = 9_999_999;
+        let settler = triage::jobs::settler::Settler::start(&app.ctx.db);
+        let writes = |j: &job::Model| {
+            queue::settle_writes(
+                app.ctx.db.backend,
+                j,
+                &queue::Outcome::Done("ok".into()),
+                NOW,
+                NOW + 5,
+                30,
+            )
+        };
+        let mut all: Vec<_> = claimed.iter().map(&writes).collect();
+        all.insert(10, writes(&ghost));
+        let results = futures::future::join_all(all.into_iter().map(|w| settler.settle(w))).await;
+        assert!(results[10].is_err(), "the ghost's settle fails");
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 20);
+        for j in &claimed {
+            let row = job::Entity::find_by_id(j.id)
+                .one(&app.ctx.db.read)
+                .await
+                .expect("read")
+                .expect("row");
+            assert_eq!(
+                (row.status.as_str(), row.finished_at),
+                ("done", Some(NOW + 5))
+            );
+        }
+    }
+);
