@@ -92,14 +92,11 @@ pub fn caller(ctx: &Ctx, bearer: &str) -> Result<Caller> {
 /// The live, active account of `caller` (one read, folded on PostgreSQL with concurrent
 /// requests' reads of the same kind of account).
 pub async fn actor(ctx: &Ctx, caller: &Caller) -> Result<Actor> {
-    let rows = ctx
+    let row = ctx
         .db
-        .read_coalesced(
-            account_statement(ctx, caller, 1),
-            &crate::db::direct::RowsOf::<AccountRow>::default(),
-        )
+        .read_one_coalesced::<AccountRow>(account_statement(ctx, caller, 1))
         .await?;
-    settle(ctx, caller, rows.into_iter().next()).await
+    settle(ctx, caller, row).await
 }
 
 /// The rows `build` reads for the caller's live account, with that account. On PostgreSQL,

@@ -265,6 +265,18 @@ impl Db {
             .collect()
     }
 
+    /// The first row of a short by-key read, folded on PostgreSQL with concurrent reads of
+    /// the same text (see [`Db::read_coalesced`]).
+    pub async fn read_one_coalesced<T: direct::FromCells>(
+        &self,
+        stmt: Statement,
+    ) -> Result<Option<T>, DbErr> {
+        let rows = self
+            .read_coalesced(stmt, &direct::RowsOf::<T>::default())
+            .await?;
+        Ok(rows.into_iter().next())
+    }
+
     /// `read_with` always through the read pool: for long reads (searches), which must not
     /// hold a runtime thread.
     pub async fn read_pooled<D: direct::Decode>(

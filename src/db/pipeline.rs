@@ -74,24 +74,7 @@ impl Pipeline {
             return None;
         }
         let parts: Vec<&Statement> = pipelines.iter().flat_map(|p| &p.statements).collect();
-        let (mut inserted, mut updated) = (Vec::new(), Vec::new());
-        for s in &parts {
-            let head = s.sql.trim_start();
-            if head.contains("SELECT") || head.contains("RETURNING") {
-                return None;
-            }
-            if let Some(rest) = head.strip_prefix("INSERT INTO ") {
-                inserted.push(table_at(rest));
-            } else if let Some(rest) = head.strip_prefix("UPDATE ") {
-                updated.push(table_at(rest));
-            } else {
-                return None;
-            }
-        }
-        if parts.is_empty() || updated.iter().any(|u| inserted.contains(u)) {
-            return None;
-        }
-        Some(with_parts(&parts))
+        folded(&parts, Updates::ManyOfDistinctRows)
     }
 
     /// Runs the queued statements in order on a direct writer's connection (see
@@ -137,36 +120,50 @@ impl Pipeline {
 }
 
 /// PostgreSQL statements that are all plain `INSERT … VALUES`, with at most one plain
-/// `UPDATE` of a table none of them inserts into, as one statement of data-modifying CTEs,
-/// `WITH w0 AS (first), w1 AS (second) last`: one round trip instead of one each. The parts
-/// share a snapshot and run in no set order. That cannot change what inserts of given values
-/// do, nor an update of rows none of the inserts writes (a ticket's update beside its history
-/// and event rows); anything else (a delete, a second update, a statement that reads) is left
-/// to run on its own (`None`).
+/// `UPDATE` of a table none of them inserts into, as one statement (see [`folded`]).
 fn folded_inserts(statements: &[Statement]) -> Option<Statement> {
-    let plain = |head: &str| !head.contains("SELECT") && !head.contains("RETURNING");
-    let mut inserted = Vec::new();
-    let mut updated = None;
-    for s in statements {
+    let parts: Vec<&Statement> = statements.iter().collect();
+    folded(&parts, Updates::One)
+}
+
+/// How many plain updates a fold may hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Updates {
+    /// At most one.
+    One,
+    /// Any number; the caller guarantees no two of them touch the same row.
+    ManyOfDistinctRows,
+}
+
+/// Plain inserts and updates as one statement of data-modifying CTEs, `WITH w0 AS (first),
+/// w1 AS (second) last`: one round trip instead of one each. The parts share a snapshot and
+/// run in no set order. That cannot change what inserts of given values do, nor updates of
+/// rows none of the inserts writes (a ticket's update beside its history and event rows) and
+/// no other update touches; anything else (a delete, a table both inserted into and updated,
+/// a statement that reads, more updates than `updates` allows) is left to run on its own
+/// (`None`).
+fn folded(parts: &[&Statement], updates: Updates) -> Option<Statement> {
+    let (mut inserted, mut updated) = (Vec::new(), Vec::new());
+    for s in parts {
         let head = s.sql.trim_start();
-        if !plain(head) {
+        if head.contains("SELECT") || head.contains("RETURNING") {
             return None;
         }
         if let Some(rest) = head.strip_prefix("INSERT INTO ") {
             inserted.push(table_at(rest));
-        } else if let Some(rest) = head.strip_prefix("UPDATE ")
-            && updated.is_none()
-        {
-            updated = Some(table_at(rest));
+        } else if let Some(rest) = head.strip_prefix("UPDATE ") {
+            updated.push(table_at(rest));
         } else {
             return None;
         }
     }
-    if updated.is_some_and(|u| inserted.contains(&u)) {
+    if parts.is_empty()
+        || (updates == Updates::One && updated.len() > 1)
+        || updated.iter().any(|u| inserted.contains(u))
+    {
         return None;
     }
-    let parts: Vec<&Statement> = statements.iter().collect();
-    Some(with_parts(&parts))
+    Some(with_parts(parts))
 }
 
 /// `statements` as `WITH w0 AS (first), w1 AS (second) last`, their placeholders renumbered.

@@ -72,14 +72,7 @@ async fn fold(
         }
         if queued.len() > 1 {
             let (pipelines, replies): (Vec<Pipeline>, Vec<_>) = queued.into_iter().unzip();
-            let folded = Pipeline::folded_together(&pipelines);
-            let written = match folded {
-                Some(statement) => conn.execute_raw(statement).await.map_err(|e| {
-                    tracing::debug!(error = %e, settles = pipelines.len(), "a folded settle failed");
-                }),
-                None => Err(()),
-            };
-            if written.is_ok() {
+            if written_folded(&conn, &pipelines).await {
                 for reply in replies {
                     let _ = reply.send(Ok(()));
                 }
@@ -89,6 +82,20 @@ async fn fold(
         }
         for (writes, reply) in queued {
             let _ = reply.send(group.run_pipeline(writes).await);
+        }
+    }
+}
+
+/// Whether `pipelines` folded into one statement and it was written.
+async fn written_folded(conn: &DatabaseConnection, pipelines: &[Pipeline]) -> bool {
+    let Some(statement) = Pipeline::folded_together(pipelines) else {
+        return false;
+    };
+    match conn.execute_raw(statement).await {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::debug!(error = %e, settles = pipelines.len(), "a folded settle failed");
+            false
         }
     }
 }

@@ -26,20 +26,6 @@ use crate::tickets::tracking;
 /// responders that send no RFC 3834 headers).
 const ACKS_PER_HOUR: u64 = 5;
 
-/// The row a by-key read finds, if any (see `Db::read_coalesced`).
-async fn by_key<T: crate::db::direct::FromCells>(
-    db: &crate::db::Db,
-    select: impl QueryTrait,
-) -> Result<Option<T>> {
-    let rows = db
-        .read_coalesced(
-            select.build(db.backend),
-            &crate::db::direct::RowsOf::<T>::default(),
-        )
-        .await?;
-    Ok(rows.into_iter().next())
-}
-
 /// A person (or the team address) to e-mail about an event.
 pub struct Recipient {
     /// Template to render.
@@ -64,12 +50,20 @@ pub async fn run(ctx: &Ctx, j: &job::Model) -> Result<Outcome> {
     // The ticket and its people are short reads by key: direct on SQLite (see `db::direct`),
     // and on PostgreSQL folded with the same reads of the other events running beside it.
     let db = &ctx.db;
-    let Some(t) = by_key::<ticket::Model>(db, ticket::Entity::find_by_id(ticket_id)).await? else {
+    let Some(t) = db
+        .read_one_coalesced::<ticket::Model>(
+            ticket::Entity::find_by_id(ticket_id).build(db.backend),
+        )
+        .await?
+    else {
         return Ok(Outcome::Skipped("the ticket was deleted".into()));
     };
     let user_of = |id: Option<i64>| async move {
         match id {
-            Some(id) => by_key::<user::Model>(db, user::Entity::find_by_id(id)).await,
+            Some(id) => {
+                db.read_one_coalesced::<user::Model>(user::Entity::find_by_id(id).build(db.backend))
+                    .await
+            }
             None => Ok(None),
         }
     };

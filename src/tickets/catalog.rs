@@ -30,7 +30,7 @@ struct Copies {
     webhooks: Option<(Arc<Vec<webhook::Model>>, Instant)>,
 }
 
-/// Per-process copies of the categories and SLA policies.
+/// Per-process copies of the categories, SLA policies and active webhooks.
 #[derive(Clone, Default)]
 pub struct Catalog(Arc<Mutex<Copies>>);
 
