@@ -13,6 +13,7 @@ mod group_direct;
 pub mod ids;
 pub mod mail_entities;
 pub mod migrations;
+pub mod pg_pool;
 pub mod pipeline;
 mod schema_counts;
 mod schema_desk;
@@ -28,7 +29,7 @@ use sea_orm::{
     SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use sea_orm::{SqlxPostgresConnector, SqlxSqliteConnector};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
 use std::time::Duration;
@@ -104,26 +105,20 @@ impl Db {
             // Writes wait for the WAL's flush, so more of them at once share a flush; reads of
             // a cached database only compete for the cores (see `pg_read_pool_size`).
             let write = SqlxPostgresConnector::from_sqlx_postgres_pool(
-                PgPoolOptions::new()
-                    .max_connections(pool_size.max(2))
-                    .acquire_timeout(Duration::from_secs(10))
+                pg_pool::options(pool_size.max(2))
                     .connect_with(options.clone())
                     .await?,
             );
             let conn = SqlxPostgresConnector::from_sqlx_postgres_pool(
-                PgPoolOptions::new()
-                    .max_connections(pg_read_pool_size(pool_size, &options))
-                    .acquire_timeout(Duration::from_secs(10))
+                pg_pool::options(pg_read_pool_size(pool_size, &options))
                     .connect_with(options.clone())
                     .await?,
             );
             // Batches only look rows up by key, where a nested loop is always the right join;
             // the generic plan, costed for ten rows of unknown keys, merged the assignee's
             // join over a sort instead (pgbench, 8 reads a batch: +10-17 % with merges off).
-            let batches = PgPoolOptions::new()
-                .max_connections(COALESCE_SLOTS as u32)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_lazy_with(options.options([
+            let batches =
+                pg_pool::options(COALESCE_SLOTS as u32).connect_lazy_with(options.options([
                     ("plan_cache_mode", "force_generic_plan"),
                     ("enable_mergejoin", "off"),
                     ("enable_hashjoin", "off"),

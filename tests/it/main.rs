@@ -26,6 +26,7 @@ mod mail_in;
 mod mail_out;
 mod merge;
 mod pipeline;
+mod reconnect;
 mod reports;
 mod s3;
 mod search_budget;

@@ -1,0 +1,107 @@
+//! PostgreSQL connections that the server cut while they sat in a pool (a restart, an
+//! administrator's `pg_terminate_backend`, a dropped link) must not reach a request: a pooled
+//! connection idle for a while is tested before use and replaced when dead, and a batch of
+//! reads whose connection died is answered through the pool.
+
+use crate::harness::*;
+use serde_json::json;
+use std::time::Duration;
+use triage::db::pg_pool::TEST_AFTER_IDLE;
+use triage::tickets::model::Role;
+
+/// Ends every other backend connected to the app's database; returns how many.
+async fn cut_every_connection(url: &str) -> i64 {
+    let admin = sqlx::PgPool::connect(url).await.expect("connect as admin");
+    let (cut,): (i64,) = sqlx::query_as(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(&admin)
+    .await
+    .expect("terminate backends");
+    admin.close().await;
+    cut
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_after_the_server_cut_idle_connections_succeed() {
+    if pg_url().is_none() {
+        eprintln!("TRIAGE_TEST_DATABASE_URL not set: PostgreSQL-only test not run");
+        return;
+    }
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let (_, admin) = app.user(Role::Admin, "Reconnect Admin").await;
+    let (_, alice) = app.user(Role::Customer, "Reconnect Alice").await;
+    let mut tickets = Vec::new();
+    for i in 0..4 {
+        tickets.push(
+            app.ticket(&alice, &format!("Printer jam {i}"), "high")
+                .await,
+        );
+    }
+    // Every pool has open connections now: reads, writes, batched reads.
+    let paths: Vec<String> = tickets
+        .iter()
+        .map(|t| format!("/api/v1/tickets/{}", t["id"]))
+        .collect();
+    let warm: Vec<_> = paths
+        .iter()
+        .map(|p| {
+            let (app_client, url, token) = (
+                app.client.clone(),
+                format!("{}{p}", app.base),
+                admin.clone(),
+            );
+            tokio::spawn(async move { app_client.get(url).bearer_auth(token).send().await })
+        })
+        .collect();
+    for r in joined(warm).await {
+        assert_eq!(r.expect("warm-up read").status().as_u16(), 200);
+    }
+
+    let cut = cut_every_connection(&app.ctx.config.database_url).await;
+    assert!(cut >= 3, "the app held connections to cut, found {cut}");
+    tokio::time::sleep(TEST_AFTER_IDLE + Duration::from_millis(300)).await;
+
+    // One by one, then at once (batched reads), every kind of request still answers.
+    for (t, p) in tickets.iter().zip(&paths) {
+        let got = app.get(p, &admin).await;
+        assert_eq!(got.ok(200)["subject"], t["subject"], "{p}");
+    }
+    let list = app
+        .get("/api/v1/tickets?priority=high&limit=50", &admin)
+        .await;
+    assert_eq!(list.ok(200)["data"].as_array().map(Vec::len), Some(4));
+    let created = app
+        .post(
+            "/api/v1/tickets",
+            &alice,
+            json!({"subject": "Scanner offline", "description": "Since the restart.", "category": "general"}),
+        )
+        .await;
+    created.ok(201);
+    let comment = app
+        .post(
+            &format!("{}/comments", paths[0]),
+            &admin,
+            json!({"body": "Looking into it.", "internal": true}),
+        )
+        .await;
+    comment.ok(201);
+    let together: Vec<_> = paths
+        .iter()
+        .map(|p| {
+            let (c, url, token) = (
+                app.client.clone(),
+                format!("{}{p}", app.base),
+                alice.clone(),
+            );
+            tokio::spawn(async move {
+                Res::read(c.get(url).bearer_auth(token).send().await.expect("send")).await
+            })
+        })
+        .collect();
+    for (r, t) in joined(together).await.iter().zip(&tickets) {
+        assert_eq!(r.ok(200)["id"], t["id"]);
+    }
+}
