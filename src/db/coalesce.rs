@@ -14,7 +14,8 @@
 //!
 //! Each request's rows are exactly what its own statement gives, read in a snapshot taken
 //! after the request arrived (a reader sees every write acknowledged before it asked). Like
-//! group commit, a lone read goes at once as it is; batches form only while slots are busy.
+//! group commit, a lone read goes at once (in the same form, as a batch of one); batches form
+//! only while slots are busy.
 //!
 //! Only for statements that give a few rows whose order does not matter (one ticket with its
 //! caller's account), and whose placeholders stand where a column may: not in `LIMIT`.
@@ -23,12 +24,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use sea_orm::{DatabaseConnection, DbErr, QueryResult, Statement, Value};
-use sqlx::PgPool;
-use std::sync::atomic::{AtomicU64, Ordering};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// Most reads folded into one statement.
 const MAX_BATCH: usize = 64;
+
+/// How long a batch waits for a new connection before its reads go one by one.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Most batched texts remembered.
 const MAX_TEXTS: usize = 256;
@@ -52,8 +58,69 @@ struct Pending {
 pub struct Coalescer {
     tx: mpsc::UnboundedSender<Pending>,
     conn: DatabaseConnection,
-    batches: PgPool,
+    batches: Arc<Batches>,
     stats: Arc<Stats>,
+}
+
+/// The batches' own connections, one per slot at most, kept out of any pool: a pool tests a
+/// connection with a round trip when it comes back (sqlx pings on every release), which a
+/// batch would pay each time. A batch runs in a task of its own that nothing cancels, so a
+/// connection is never left mid-statement; one that failed below SQL is dropped, and the
+/// next batch opens another.
+pub struct Batches {
+    options: PgConnectOptions,
+    idle: Mutex<Vec<PgConnection>>,
+    closed: AtomicBool,
+}
+
+impl Batches {
+    /// Connections opened with `options` when a batch needs one.
+    pub fn new(options: PgConnectOptions) -> Batches {
+        Batches {
+            options,
+            idle: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// A connection of its own for one batch: a kept one, or a new one.
+    async fn take(&self) -> Result<PgConnection, sqlx::Error> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(sqlx::Error::PoolClosed);
+        }
+        let kept = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        match kept {
+            Some(c) => Ok(c),
+            None => {
+                tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&self.options))
+                    .await
+                    .unwrap_or(Err(sqlx::Error::PoolTimedOut))
+            }
+        }
+    }
+
+    /// Keeps `conn` for the next batch, unless the batches are closed.
+    async fn keep(&self, conn: PgConnection) {
+        if !self.closed.load(Ordering::Acquire)
+            && let Ok(mut idle) = self.idle.lock()
+        {
+            idle.push(conn);
+            return;
+        }
+        let _ = conn.close().await;
+    }
+
+    /// Closes the kept connections; later batches fail over to single reads.
+    async fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let idle = match self.idle.lock() {
+            Ok(mut idle) => std::mem::take(&mut *idle),
+            Err(_) => Vec::new(),
+        };
+        for c in idle {
+            let _ = c.close().await;
+        }
+    }
 }
 
 /// Counts since start, for `/metrics`.
@@ -69,12 +136,13 @@ pub struct Stats {
 
 impl Coalescer {
     /// Starts the batching task on the current runtime: lone reads go through `conn`,
-    /// batches through `batches`, at most `slots` of them in flight at once. `batches`'
-    /// connections must plan generically (`plan_cache_mode = force_generic_plan`): with the
+    /// batches through `batches`' connections, at most `slots` of them in flight at once.
+    /// `batches`' connections must plan generically (`plan_cache_mode = force_generic_plan`): with the
     /// arrays' lengths known, PostgreSQL's custom plans always look cheaper than the generic
     /// one, so it planned every batch again (a tenth of its CPU), though the plan — a nested
     /// loop over the arrays — is the same for any length.
-    pub fn start(conn: DatabaseConnection, batches: PgPool, slots: usize) -> Coalescer {
+    pub fn start(conn: DatabaseConnection, batches: Batches, slots: usize) -> Coalescer {
+        let batches = Arc::new(batches);
         let (tx, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(Stats::default());
         tokio::spawn(dispatch(
@@ -110,7 +178,7 @@ impl Coalescer {
         }
     }
 
-    /// Closes the batches' connections (reads asked for later fail).
+    /// Closes the batches' connections (reads asked for later go one by one).
     pub async fn close(&self) {
         self.batches.close().await;
     }
@@ -119,7 +187,7 @@ impl Coalescer {
 /// Receives reads; whenever a slot is free, sends what has queued since, grouped by text.
 async fn dispatch(
     conn: DatabaseConnection,
-    batches: PgPool,
+    batches: Arc<Batches>,
     mut rx: mpsc::UnboundedReceiver<Pending>,
     slots: usize,
     stats: Arc<Stats>,
@@ -137,7 +205,9 @@ async fn dispatch(
         let permit = Arc::new(permit);
         for group in by_text(queued) {
             for chunk in chunks(group) {
-                let batched = if chunk.len() > 1 {
+                // A lone read goes the same way: on a batch connection it is spared the
+                // round trip a pooled connection costs when it goes back (see `Batches`).
+                let batched = {
                     let sql = &chunk[0].stmt.sql;
                     // The texts come from a handful of shapes; the bound is only a backstop.
                     if texts.len() >= MAX_TEXTS && !texts.contains_key(sql) {
@@ -147,8 +217,6 @@ async fn dispatch(
                         .entry(sql.clone())
                         .or_insert_with(|| batched_text(sql, arity(&chunk[0].stmt)).map(Arc::from))
                         .clone()
-                } else {
-                    None
                 };
                 let (conn, pool, permit) = (conn.clone(), batches.clone(), permit.clone());
                 let stats = stats.clone();
@@ -188,7 +256,7 @@ fn chunks(mut group: Vec<Pending>) -> Vec<Vec<Pending>> {
 /// arrays, otherwise one statement each.
 async fn run(
     conn: &DatabaseConnection,
-    pool: &PgPool,
+    batches: &Batches,
     chunk: Vec<Pending>,
     batched: Option<Arc<str>>,
     stats: &Stats,
@@ -196,11 +264,13 @@ async fn run(
     if let Some(text) = batched
         && let Some(columns) = columns_of(&chunk)
     {
-        match batch(pool, text, columns, chunk.len()).await {
+        match batch(batches, text, columns, chunk.len()).await {
             Ok(mut per_read) => {
-                stats.batches.fetch_add(1, Ordering::Relaxed);
                 let n = chunk.len() as u64;
-                stats.batched_reads.fetch_add(n, Ordering::Relaxed);
+                if n > 1 {
+                    stats.batches.fetch_add(1, Ordering::Relaxed);
+                    stats.batched_reads.fetch_add(n, Ordering::Relaxed);
+                }
                 for (p, rows) in chunk.into_iter().zip(per_read.drain(..)) {
                     let _ = p.reply.send(Ok(Rows { rows, shift: 1 }));
                 }
@@ -234,12 +304,27 @@ async fn alone(conn: &DatabaseConnection, stmt: Statement) -> Result<Rows, DbErr
 
 /// The batched statement's rows, split by read (index `i` is 1-based, from `ORDINALITY`).
 async fn batch(
-    pool: &PgPool,
+    batches: &Batches,
     text: Arc<str>,
     columns: Vec<Column>,
     reads: usize,
 ) -> Result<Vec<Vec<QueryResult>>, sqlx::Error> {
-    use sqlx::Row;
+    let mut conn = batches.take().await?;
+    let rows = fetch(&mut conn, text, columns).await;
+    // A statement's own error leaves the connection ready for the next one; anything else
+    // (a broken link, a protocol error) may have left it mid-exchange.
+    if matches!(&rows, Ok(_) | Err(sqlx::Error::Database(_))) {
+        batches.keep(conn).await;
+    }
+    per_read(rows?, reads)
+}
+
+/// The batched statement's rows as PostgreSQL sent them.
+async fn fetch(
+    conn: &mut PgConnection,
+    text: Arc<str>,
+    columns: Vec<Column>,
+) -> Result<Vec<sqlx::postgres::PgRow>, sqlx::Error> {
     // The text is ours, built from statements with bound values (nothing of a request's).
     let mut q = sqlx::query(sqlx::AssertSqlSafe(text));
     for c in columns {
@@ -250,8 +335,17 @@ async fn batch(
             Column::Bool(v) => q.bind(v),
         };
     }
+    q.fetch_all(conn).await
+}
+
+/// `rows` split by read (index `i` is 1-based, from `ORDINALITY`).
+fn per_read(
+    rows: Vec<sqlx::postgres::PgRow>,
+    reads: usize,
+) -> Result<Vec<Vec<QueryResult>>, sqlx::Error> {
+    use sqlx::Row;
     let mut per_read: Vec<Vec<QueryResult>> = (0..reads).map(|_| Vec::new()).collect();
-    for row in q.fetch_all(pool).await? {
+    for row in rows {
         let i: i64 = row.try_get(0)?;
         let slot = usize::try_from(i - 1)
             .ok()

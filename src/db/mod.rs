@@ -117,12 +117,11 @@ impl Db {
             // Batches only look rows up by key, where a nested loop is always the right join;
             // the generic plan, costed for ten rows of unknown keys, merged the assignee's
             // join over a sort instead (pgbench, 8 reads a batch: +10-17 % with merges off).
-            let batches =
-                pg_pool::options(COALESCE_SLOTS as u32).connect_lazy_with(options.options([
-                    ("plan_cache_mode", "force_generic_plan"),
-                    ("enable_mergejoin", "off"),
-                    ("enable_hashjoin", "off"),
-                ]));
+            let batches = coalesce::Batches::new(options.options([
+                ("plan_cache_mode", "force_generic_plan"),
+                ("enable_mergejoin", "off"),
+                ("enable_hashjoin", "off"),
+            ]));
             return Ok(Db {
                 group: group::GroupCommit::direct(write.clone()),
                 write,
