@@ -4,10 +4,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use hyper::Method;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
+use super::client::{Client, Endpoint};
 use super::report::{ScenarioResult, summarise};
 use super::server::RssProbe;
 
@@ -26,23 +28,33 @@ pub const SCENARIOS: &[&str] = &[
 
 /// Something that sends one request of a scenario: the HTTP clients, or inbound mail.
 pub trait Workload: Send + Sync + 'static {
-    /// Sends one request of `scenario`; `Ok` when it had the expected outcome.
+    /// What one client keeps between its requests (its connection).
+    type Client: Default + Send;
+
+    /// Sends one request of `scenario` as `client`; `Ok` when it had the expected outcome.
     fn one<'a>(
         &'a self,
+        client: &'a mut Self::Client,
         scenario: &'a str,
         rng: &'a mut SmallRng,
     ) -> impl std::future::Future<Output = Result<(), String>> + Send + 'a;
 }
 
 impl Workload for Target {
+    type Client = Client;
+
     fn one<'a>(
         &'a self,
+        client: &'a mut Client,
         scenario: &'a str,
         rng: &'a mut SmallRng,
     ) -> impl std::future::Future<Output = Result<(), String>> + Send + 'a {
-        self.request(scenario, rng)
+        self.request(client, scenario, rng)
     }
 }
+
+/// Longest a request may take before it counts as an error.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Words for search requests, most of them common in bulk-seeded tickets; the last is meant
 /// to match nothing, so the create scenario's subjects never use it.
@@ -81,8 +93,11 @@ pub struct Target {
     pub base: String,
     /// `Bearer` token of a staff account that sees every ticket.
     pub token: String,
-    /// Shared HTTP client (keep-alive pool).
+    /// HTTP client for preparing (keep-alive pool).
     pub http: reqwest::Client,
+    /// Where the load clients send their requests, as whom; `None` for an `https://` server,
+    /// which the shared client (`http`) serves instead.
+    pub endpoint: Option<Endpoint>,
     /// Ticket ids to read.
     pub ids: Vec<i64>,
     /// Ticket ids still being worked (for comments).
@@ -102,6 +117,7 @@ impl Target {
         deep_pages: usize,
     ) -> anyhow::Result<Target> {
         let mut t = Target {
+            endpoint: Endpoint::new(&base, &token),
             base,
             token,
             http,
@@ -168,7 +184,12 @@ impl Target {
     }
 
     /// Sends one request of `scenario`; `Ok` when the expected status came back.
-    async fn request(&self, scenario: &str, rng: &mut SmallRng) -> Result<(), String> {
+    async fn request(
+        &self,
+        client: &mut Client,
+        scenario: &str,
+        rng: &mut SmallRng,
+    ) -> Result<(), String> {
         let op = match scenario {
             "mixed" => match rng.random_range(0..100) {
                 0..45 => "get",
@@ -179,8 +200,7 @@ impl Target {
             },
             s => s,
         };
-        let url = |p: String| format!("{}{p}", self.base);
-        let (req, want) = match op {
+        let (method, path, body, want) = match op {
             "create" => {
                 let cat = &self.categories[rng.random_range(0..self.categories.len())];
                 let priority = ["low", "medium", "high", "urgent"][rng.random_range(0..4)];
@@ -190,24 +210,21 @@ impl Target {
                     "category": cat,
                     "priority": priority,
                 });
-                (
-                    self.http.post(url("/api/v1/tickets".into())).json(&body),
-                    201,
-                )
+                (Method::POST, "/api/v1/tickets".to_string(), Some(body), 201)
             }
             // The floor: what the HTTP stack and this client cost without any database work.
-            "health" => (self.http.get(url("/health".into())), 200),
+            "health" => (Method::GET, "/health".to_string(), None, 200),
             "get" => {
                 let id = self.ids[rng.random_range(0..self.ids.len())];
-                (self.http.get(url(format!("/api/v1/tickets/{id}"))), 200)
+                (Method::GET, format!("/api/v1/tickets/{id}"), None, 200)
             }
             "list" => {
                 let s = STATUSES[rng.random_range(0..STATUSES.len())];
                 let p = PRIORITIES[rng.random_range(0..PRIORITIES.len())];
                 (
-                    self.http.get(url(format!(
-                        "/api/v1/tickets?status={s}&priority={p}&limit=50"
-                    ))),
+                    Method::GET,
+                    format!("/api/v1/tickets?status={s}&priority={p}&limit=50"),
+                    None,
                     200,
                 )
             }
@@ -217,16 +234,18 @@ impl Target {
                 }
                 let (f, c) = &self.cursors[rng.random_range(0..self.cursors.len())];
                 (
-                    self.http
-                        .get(url(format!("/api/v1/tickets?{f}&cursor={c}"))),
+                    Method::GET,
+                    format!("/api/v1/tickets?{f}&cursor={c}"),
+                    None,
                     200,
                 )
             }
             "search" => {
                 let w = WORDS[rng.random_range(0..WORDS.len())];
                 (
-                    self.http
-                        .get(url(format!("/api/v1/tickets?q={w}&limit=50"))),
+                    Method::GET,
+                    format!("/api/v1/tickets?q={w}&limit=50"),
+                    None,
                     200,
                 )
             }
@@ -234,21 +253,20 @@ impl Target {
                 let id = self.active_ids[rng.random_range(0..self.active_ids.len())];
                 let body = json!({"body": "Bench note: checked the logs, nothing unusual for this account.", "internal": true});
                 (
-                    self.http
-                        .post(url(format!("/api/v1/tickets/{id}/comments")))
-                        .json(&body),
+                    Method::POST,
+                    format!("/api/v1/tickets/{id}/comments"),
+                    Some(body),
                     201,
                 )
             }
             other => return Err(format!("unknown scenario {other}")),
         };
-        let resp = req
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| format!("{op}: {e}"))?;
-        let status = resp.status().as_u16();
-        let body = resp.bytes().await.map_err(|e| format!("{op}: {e}"))?;
+        let body = body.map(|b| b.to_string().into_bytes());
+        let sent = match &self.endpoint {
+            Some(to) => client.send(to, method, &path, body).await,
+            None => self.shared(method, &path, body).await,
+        };
+        let (status, body) = sent.map_err(|e| format!("{op}: {e}"))?;
         if status == want {
             Ok(())
         } else {
@@ -257,6 +275,30 @@ impl Target {
                 String::from_utf8_lossy(&body[..body.len().min(200)])
             ))
         }
+    }
+}
+
+impl Target {
+    /// One request through the shared client (any URL scheme).
+    async fn shared(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<(u16, hyper::body::Bytes), String> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req
+                .header(hyper::header::CONTENT_TYPE, "application/json")
+                .body(b);
+        }
+        let resp = req.send().await.map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(|e| e.to_string())?;
+        Ok((status, bytes))
     }
 }
 
@@ -288,12 +330,19 @@ pub async fn drive<W: Workload>(
         let scenario = scenario.to_string();
         tasks.push(tokio::spawn(async move {
             let mut rng = SmallRng::seed_from_u64(c as u64 * 7919 + 1);
+            let mut client = W::Client::default();
             let mut lat = Vec::with_capacity(4096);
             let mut errors = 0u64;
             let mut first_error = None;
             while Instant::now() < deadline {
                 let t0 = Instant::now();
-                match target.one(&scenario, &mut rng).await {
+                let sent = target.one(&mut client, &scenario, &mut rng);
+                let outcome = tokio::time::timeout(REQUEST_TIMEOUT, sent)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(format!("{scenario}: no answer in {REQUEST_TIMEOUT:?}"))
+                    });
+                match outcome {
                     Ok(()) => lat.push(t0.elapsed().as_micros() as u64),
                     Err(e) => {
                         errors += 1;

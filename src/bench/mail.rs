@@ -110,7 +110,9 @@ impl MailLoad {
 }
 
 impl Workload for MailLoad {
-    async fn one(&self, _scenario: &str, rng: &mut SmallRng) -> Result<(), String> {
+    type Client = ();
+
+    async fn one(&self, _: &mut (), _scenario: &str, rng: &mut SmallRng) -> Result<(), String> {
         let (raw, expect, thread) = self.next_message(rng);
         let out = receive(&self.ctx, raw.as_bytes())
             .await

@@ -3,6 +3,7 @@
 //! server memory (like pgbench, for a helpdesk). It benchmarks a running Triage (`--url`) or
 //! starts its own `serve` child on a temporary (or given) database.
 
+pub mod client;
 pub mod load;
 pub mod mail;
 pub mod report;

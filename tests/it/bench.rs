@@ -462,3 +462,59 @@ async fn the_bench_stops_its_own_server_gracefully() {
         "the database was closed"
     );
 }
+
+/// A server that answers each request and then closes the connection, counting connections.
+async fn closing_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let n = count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => got.extend_from_slice(&buf[..k]),
+                    }
+                }
+                let body = format!("conn {n}");
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(format!("{head}{body}").as_bytes()).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    (format!("http://{addr}"), accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_client_replaces_a_connection_the_server_closed() {
+    use triage::bench::client::{Client, Endpoint};
+    let (base, accepted) = closing_server().await;
+    let to = Endpoint::new(&base, "tok").expect("plain http endpoint");
+    assert!(Endpoint::new("https://example.test", "tok").is_none());
+    let mut client = Client::default();
+    for i in 0..5 {
+        let sent = client.send(&to, hyper::Method::GET, "/health", None);
+        let (status, body) = tokio::time::timeout(std::time::Duration::from_secs(5), sent)
+            .await
+            .unwrap_or_else(|_| panic!("request {i}: no answer"))
+            .unwrap_or_else(|e| panic!("request {i}: {e}"));
+        assert_eq!(status, 200);
+        assert_eq!(&body[..], format!("conn {i}").as_bytes());
+        // Let the closed connection be noticed, as time passes between real requests.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 5);
+}
