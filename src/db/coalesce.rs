@@ -23,18 +23,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use sea_orm::{DatabaseConnection, DbErr, QueryResult, Statement, Value};
-use sqlx::Connection;
-use sqlx::postgres::{PgConnectOptions, PgConnection};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use sea_orm::{DbErr, QueryResult, Statement, Value};
+use sqlx::postgres::PgConnection;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::keeper::Keeper;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// Most reads folded into one statement.
 const MAX_BATCH: usize = 64;
-
-/// How long a batch waits for a new connection before its reads go one by one.
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Most batched texts remembered.
 const MAX_TEXTS: usize = 256;
@@ -57,70 +54,9 @@ struct Pending {
 #[derive(Clone)]
 pub struct Coalescer {
     tx: mpsc::UnboundedSender<Pending>,
-    conn: DatabaseConnection,
-    batches: Arc<Batches>,
+    single: Arc<Keeper>,
+    batches: Arc<Keeper>,
     stats: Arc<Stats>,
-}
-
-/// The batches' own connections, one per slot at most, kept out of any pool: a pool tests a
-/// connection with a round trip when it comes back (sqlx pings on every release), which a
-/// batch would pay each time. A batch runs in a task of its own that nothing cancels, so a
-/// connection is never left mid-statement; one that failed below SQL is dropped, and the
-/// next batch opens another.
-pub struct Batches {
-    options: PgConnectOptions,
-    idle: Mutex<Vec<PgConnection>>,
-    closed: AtomicBool,
-}
-
-impl Batches {
-    /// Connections opened with `options` when a batch needs one.
-    pub fn new(options: PgConnectOptions) -> Batches {
-        Batches {
-            options,
-            idle: Mutex::new(Vec::new()),
-            closed: AtomicBool::new(false),
-        }
-    }
-
-    /// A connection of its own for one batch: a kept one, or a new one.
-    async fn take(&self) -> Result<PgConnection, sqlx::Error> {
-        if self.closed.load(Ordering::Acquire) {
-            return Err(sqlx::Error::PoolClosed);
-        }
-        let kept = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-        match kept {
-            Some(c) => Ok(c),
-            None => {
-                tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&self.options))
-                    .await
-                    .unwrap_or(Err(sqlx::Error::PoolTimedOut))
-            }
-        }
-    }
-
-    /// Keeps `conn` for the next batch, unless the batches are closed.
-    async fn keep(&self, conn: PgConnection) {
-        if !self.closed.load(Ordering::Acquire)
-            && let Ok(mut idle) = self.idle.lock()
-        {
-            idle.push(conn);
-            return;
-        }
-        let _ = conn.close().await;
-    }
-
-    /// Closes the kept connections; later batches fail over to single reads.
-    async fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        let idle = match self.idle.lock() {
-            Ok(mut idle) => std::mem::take(&mut *idle),
-            Err(_) => Vec::new(),
-        };
-        for c in idle {
-            let _ = c.close().await;
-        }
-    }
 }
 
 /// Counts since start, for `/metrics`.
@@ -135,18 +71,18 @@ pub struct Stats {
 }
 
 impl Coalescer {
-    /// Starts the batching task on the current runtime: lone reads go through `conn`,
+    /// Starts the batching task on the current runtime: reads that cannot be batched go
+    /// through `single`,
     /// batches through `batches`' connections, at most `slots` of them in flight at once.
     /// `batches`' connections must plan generically (`plan_cache_mode = force_generic_plan`): with the
     /// arrays' lengths known, PostgreSQL's custom plans always look cheaper than the generic
     /// one, so it planned every batch again (a tenth of its CPU), though the plan — a nested
     /// loop over the arrays — is the same for any length.
-    pub fn start(conn: DatabaseConnection, batches: Batches, slots: usize) -> Coalescer {
-        let batches = Arc::new(batches);
+    pub fn start(single: Arc<Keeper>, batches: Arc<Keeper>, slots: usize) -> Coalescer {
         let (tx, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(Stats::default());
         tokio::spawn(dispatch(
-            conn.clone(),
+            single.clone(),
             batches.clone(),
             rx,
             slots.max(1),
@@ -154,7 +90,7 @@ impl Coalescer {
         ));
         Coalescer {
             tx,
-            conn,
+            single,
             batches,
             stats,
         }
@@ -174,7 +110,7 @@ impl Coalescer {
                 // The task is gone (its runtime ended) with the read in its queue.
                 Err(DbErr::Custom("the read batching task stopped".into()))
             }),
-            Err(mpsc::error::SendError(p)) => alone(&self.conn, p.stmt).await,
+            Err(mpsc::error::SendError(p)) => alone(&self.single, p.stmt).await,
         }
     }
 
@@ -186,8 +122,8 @@ impl Coalescer {
 
 /// Receives reads; whenever a slot is free, sends what has queued since, grouped by text.
 async fn dispatch(
-    conn: DatabaseConnection,
-    batches: Arc<Batches>,
+    single: Arc<Keeper>,
+    batches: Arc<Keeper>,
     mut rx: mpsc::UnboundedReceiver<Pending>,
     slots: usize,
     stats: Arc<Stats>,
@@ -206,7 +142,7 @@ async fn dispatch(
         for group in by_text(queued) {
             for chunk in chunks(group) {
                 // A lone read goes the same way: on a batch connection it is spared the
-                // round trip a pooled connection costs when it goes back (see `Batches`).
+                // round trip a pooled connection costs when it goes back (see `Keeper`).
                 let batched = {
                     let sql = &chunk[0].stmt.sql;
                     // The texts come from a handful of shapes; the bound is only a backstop.
@@ -218,10 +154,10 @@ async fn dispatch(
                         .or_insert_with(|| batched_text(sql, arity(&chunk[0].stmt)).map(Arc::from))
                         .clone()
                 };
-                let (conn, pool, permit) = (conn.clone(), batches.clone(), permit.clone());
+                let (single, pool, permit) = (single.clone(), batches.clone(), permit.clone());
                 let stats = stats.clone();
                 tokio::spawn(async move {
-                    run(&conn, &pool, chunk, batched, &stats).await;
+                    run(&single, &pool, chunk, batched, &stats).await;
                     drop(permit);
                 });
             }
@@ -255,8 +191,8 @@ fn chunks(mut group: Vec<Pending>) -> Vec<Vec<Pending>> {
 /// Answers every read of `chunk`: batched when it has a batched text and its values fit in
 /// arrays, otherwise one statement each.
 async fn run(
-    conn: &DatabaseConnection,
-    batches: &Batches,
+    single: &Keeper,
+    batches: &Keeper,
     chunk: Vec<Pending>,
     batched: Option<Arc<str>>,
     stats: &Stats,
@@ -280,7 +216,7 @@ async fn run(
             Err(e) => {
                 tracing::debug!(error = %e, reads = chunk.len(), "a batched read failed");
                 for p in chunk {
-                    let rows = alone(conn, p.stmt).await;
+                    let rows = alone(single, p.stmt).await;
                     let _ = p.reply.send(rows);
                 }
             }
@@ -288,35 +224,29 @@ async fn run(
         return;
     }
     for p in chunk {
-        let rows = alone(conn, p.stmt).await;
+        let rows = alone(single, p.stmt).await;
         let _ = p.reply.send(rows);
     }
 }
 
 /// One read as it is.
-async fn alone(conn: &DatabaseConnection, stmt: Statement) -> Result<Rows, DbErr> {
-    use sea_orm::ConnectionTrait;
+async fn alone(single: &Keeper, stmt: Statement) -> Result<Rows, DbErr> {
     Ok(Rows {
-        rows: conn.query_all_raw(stmt).await?,
+        rows: single.query_all(&stmt).await?,
         shift: 0,
     })
 }
 
 /// The batched statement's rows, split by read (index `i` is 1-based, from `ORDINALITY`).
 async fn batch(
-    batches: &Batches,
+    batches: &Keeper,
     text: Arc<str>,
     columns: Vec<Column>,
     reads: usize,
 ) -> Result<Vec<Vec<QueryResult>>, sqlx::Error> {
-    let mut conn = batches.take().await?;
-    let rows = fetch(&mut conn, text, columns).await;
-    // A statement's own error leaves the connection ready for the next one; anything else
-    // (a broken link, a protocol error) may have left it mid-exchange.
-    if matches!(&rows, Ok(_) | Err(sqlx::Error::Database(_))) {
-        batches.keep(conn).await;
-    }
-    per_read(rows?, reads)
+    let mut lease = batches.lease().await?;
+    let rows = fetch(lease.conn(), text, columns).await;
+    per_read(lease.finished(rows)?, reads)
 }
 
 /// The batched statement's rows as PostgreSQL sent them.

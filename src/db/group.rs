@@ -42,6 +42,8 @@ const MAX_BATCH: usize = 64;
 pub struct GroupCommit {
     conn: DatabaseConnection,
     queue: Option<mpsc::Sender<Request>>,
+    /// Connections for single statements (PostgreSQL; see [`super::keeper`]).
+    kept: Option<std::sync::Arc<super::keeper::Keeper>>,
 }
 
 impl GroupCommit {
@@ -67,12 +69,21 @@ impl GroupCommit {
         Ok(GroupCommit {
             conn,
             queue: Some(tx),
+            kept: None,
         })
     }
 
     /// A committer that gives every write its own transaction (PostgreSQL).
-    pub fn direct(conn: DatabaseConnection) -> GroupCommit {
-        GroupCommit { conn, queue: None }
+    /// A single statement runs on one of `kept`'s connections.
+    pub fn direct(
+        conn: DatabaseConnection,
+        kept: std::sync::Arc<super::keeper::Keeper>,
+    ) -> GroupCommit {
+        GroupCommit {
+            conn,
+            queue: None,
+            kept: Some(kept),
+        }
     }
 
     /// Runs `work` in a transaction and returns its result once the transaction is committed.
@@ -100,7 +111,10 @@ impl GroupCommit {
         } else if let Some(one) = writes.single() {
             // BEGIN and COMMIT around one statement were two round trips of three (a job's
             // settle, twice per inbound message with its fan-out).
-            self.conn.execute_raw(one).await?;
+            match &self.kept {
+                Some(k) => k.execute(&one).await.map(|_| ())?,
+                None => self.conn.execute_raw(one).await.map(|_| ())?,
+            }
             Ok(())
         } else {
             self.run(move |txn| Box::pin(async move { writes.run(txn).await }))

@@ -11,6 +11,7 @@ pub mod entities;
 pub mod group;
 mod group_direct;
 pub mod ids;
+pub mod keeper;
 pub mod mail_entities;
 pub mod migrations;
 pub mod pg_pool;
@@ -63,6 +64,10 @@ pub struct Db {
     pub direct: Option<direct::DirectReads>,
     /// Short reads from concurrent requests folded into one statement (PostgreSQL only).
     pub coalesce: Option<coalesce::Coalescer>,
+    /// Connections kept for single reads (PostgreSQL only; see [`keeper`]).
+    pub kept_reads: Option<std::sync::Arc<keeper::Keeper>>,
+    /// Connections kept for single-statement writes (PostgreSQL only; see [`keeper`]).
+    pub kept_writes: Option<std::sync::Arc<keeper::Keeper>>,
     /// Ticket ids drawn ahead from the sequence (PostgreSQL only; see [`ids`]).
     pub ids: std::sync::Arc<ids::IdBlocks>,
 }
@@ -86,6 +91,9 @@ impl Db {
         }
         if let Some(c) = &self.coalesce {
             c.close().await;
+        }
+        for k in [&self.kept_reads, &self.kept_writes].into_iter().flatten() {
+            k.close().await;
         }
         let _ = self.read.clone().close().await;
         let _ = self.write.clone().close().await;
@@ -117,13 +125,19 @@ impl Db {
             // Batches only look rows up by key, where a nested loop is always the right join;
             // the generic plan, costed for ten rows of unknown keys, merged the assignee's
             // join over a sort instead (pgbench, 8 reads a batch: +10-17 % with merges off).
-            let batches = coalesce::Batches::new(options.options([
-                ("plan_cache_mode", "force_generic_plan"),
-                ("enable_mergejoin", "off"),
-                ("enable_hashjoin", "off"),
-            ]));
+            let batches = keeper::Keeper::new(
+                options.clone().options([
+                    ("plan_cache_mode", "force_generic_plan"),
+                    ("enable_mergejoin", "off"),
+                    ("enable_hashjoin", "off"),
+                ]),
+                COALESCE_SLOTS,
+            );
+            let read_size = pg_read_pool_size(pool_size, &options) as usize;
+            let kept_reads = keeper::Keeper::new(options.clone(), read_size);
+            let kept_writes = keeper::Keeper::new(options.clone(), pool_size.max(2) as usize);
             return Ok(Db {
-                group: group::GroupCommit::direct(write.clone()),
+                group: group::GroupCommit::direct(write.clone(), kept_writes.clone()),
                 write,
                 read: conn.clone(),
                 backend: DatabaseBackend::Postgres,
@@ -131,10 +145,12 @@ impl Db {
                 matches: Default::default(),
                 direct: None,
                 coalesce: Some(coalesce::Coalescer::start(
-                    conn.clone(),
+                    kept_reads.clone(),
                     batches,
                     COALESCE_SLOTS,
                 )),
+                kept_reads: Some(kept_reads),
+                kept_writes: Some(kept_writes),
                 ids: Default::default(),
             });
         }
@@ -205,6 +221,8 @@ impl Db {
             matches: Default::default(),
             direct,
             coalesce: None,
+            kept_reads: None,
+            kept_writes: None,
             ids: Default::default(),
         })
     }
@@ -272,14 +290,26 @@ impl Db {
     }
 
     /// `read_with` always through the read pool: for long reads (searches), which must not
-    /// hold a runtime thread.
+    /// hold a runtime thread. On PostgreSQL on a kept connection (see [`keeper`]).
     pub async fn read_pooled<D: direct::Decode>(
         &self,
         stmt: Statement,
         decoder: &D,
     ) -> Result<Vec<D::Row>, DbErr> {
-        let rows = self.read.query_all_raw(stmt).await?;
+        let rows = match &self.kept_reads {
+            Some(k) => k.query_all(&stmt).await?,
+            None => self.read.query_all_raw(stmt).await?,
+        };
         rows.iter().map(|r| decoder.decode(r)).collect()
+    }
+
+    /// Runs one write statement on its own (committed when it returns): on PostgreSQL on a
+    /// kept connection (see [`keeper`]), elsewhere through the writer. Rows it changed.
+    pub async fn execute_alone(&self, stmt: Statement) -> Result<u64, DbErr> {
+        match &self.kept_writes {
+            Some(k) => k.execute(&stmt).await,
+            None => Ok(self.write.execute_raw(stmt).await?.rows_affected()),
+        }
     }
 
     /// True when the backend is PostgreSQL.

@@ -4,7 +4,6 @@
 //! each job is settled once per lease, so no two of them update the same row). On SQLite the
 //! group committer already gives the settles of a batch one commit.
 
-use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::Db;
@@ -30,7 +29,7 @@ impl Settler {
     pub fn start(db: &Db) -> Settler {
         let tx = (db.backend == sea_orm::DatabaseBackend::Postgres).then(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(fold(db.group.clone(), db.write.clone(), rx));
+            tokio::spawn(fold(db.group.clone(), db.clone(), rx));
             tx
         });
         Settler {
@@ -58,11 +57,7 @@ impl Settler {
 
 /// Writes what has queued since the last write, folded when there is more than one; a fold
 /// that fails is written settle by settle, so each answers for itself.
-async fn fold(
-    group: GroupCommit,
-    conn: DatabaseConnection,
-    mut rx: mpsc::UnboundedReceiver<Queued>,
-) {
+async fn fold(group: GroupCommit, db: Db, mut rx: mpsc::UnboundedReceiver<Queued>) {
     while let Some(first) = rx.recv().await {
         let mut queued = vec![first];
         while queued.len() < MAX_FOLD
@@ -72,7 +67,7 @@ async fn fold(
         }
         if queued.len() > 1 {
             let (pipelines, replies): (Vec<Pipeline>, Vec<_>) = queued.into_iter().unzip();
-            if written_folded(&conn, &pipelines).await {
+            if written_folded(&db, &pipelines).await {
                 for reply in replies {
                     let _ = reply.send(Ok(()));
                 }
@@ -87,11 +82,11 @@ async fn fold(
 }
 
 /// Whether `pipelines` folded into one statement and it was written.
-async fn written_folded(conn: &DatabaseConnection, pipelines: &[Pipeline]) -> bool {
+async fn written_folded(db: &Db, pipelines: &[Pipeline]) -> bool {
     let Some(statement) = Pipeline::folded_together(pipelines) else {
         return false;
     };
-    match conn.execute_raw(statement).await {
+    match db.execute_alone(statement).await {
         Ok(_) => true,
         Err(e) => {
             tracing::debug!(error = %e, settles = pipelines.len(), "a folded settle failed");

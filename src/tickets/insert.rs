@@ -3,9 +3,7 @@
 //! statement (see `db::tx`).
 
 use sea_orm::sea_query::{InsertStatement, OnConflict};
-use sea_orm::{
-    ConnectionTrait, DatabaseBackend, EntityTrait, QueryTrait, Set, SqlErr, TryIntoModel,
-};
+use sea_orm::{DatabaseBackend, EntityTrait, QueryTrait, Set, SqlErr, TryIntoModel};
 
 use super::history::{self, Change};
 use super::model::Status;
@@ -137,7 +135,7 @@ pub(super) async fn create_alone(
                 "a new ticket's rows did not fold into one statement"
             )));
         };
-        match ctx.db.write.execute_raw(statement).await {
+        match ctx.db.execute_alone(statement).await {
             Ok(_) => return Ok(t),
             Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
                 ctx.db.ids.forget();

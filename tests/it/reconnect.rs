@@ -105,3 +105,62 @@ async fn requests_after_the_server_cut_idle_connections_succeed() {
         assert_eq!(r.ok(200)["id"], t["id"]);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_connection_whose_statement_was_cancelled_is_not_reused() {
+    use sea_orm::{DbBackend, Statement};
+    use sqlx::postgres::PgConnectOptions;
+    use std::str::FromStr;
+    use triage::db::keeper::Keeper;
+    let Some(url) = pg_url() else {
+        eprintln!("TRIAGE_TEST_DATABASE_URL not set: PostgreSQL-only test not run");
+        return;
+    };
+    let keeper = Keeper::new(PgConnectOptions::from_str(&url).expect("url"), 1);
+    let stmt = |sql: &str| Statement::from_string(DbBackend::Postgres, sql.to_string());
+    let pid = |rows: Vec<sea_orm::QueryResult>| -> i32 {
+        rows[0].try_get_by_index::<i32>(0).expect("pid")
+    };
+    let first = pid(keeper
+        .query_all(&stmt("SELECT pg_backend_pid()"))
+        .await
+        .expect("read"));
+    let again = pid(keeper
+        .query_all(&stmt("SELECT pg_backend_pid()"))
+        .await
+        .expect("read"));
+    assert_eq!(
+        first, again,
+        "a finished statement gives its connection back"
+    );
+
+    // The request is dropped while PostgreSQL is still working on its statement.
+    let slow = stmt("SELECT 7 AS n FROM pg_sleep(0.5)");
+    let cut = tokio::time::timeout(Duration::from_millis(100), keeper.query_all(&slow)).await;
+    assert!(cut.is_err(), "the slow statement was still running");
+    let rows = keeper
+        .query_all(&stmt("SELECT 42 AS answer, pg_backend_pid()"))
+        .await
+        .expect("the next statement runs on a clean connection");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].try_get_by_index::<i32>(0).expect("answer"), 42);
+    let now = rows[0].try_get_by_index::<i32>(1).expect("pid");
+    assert_ne!(
+        now, first,
+        "the cancelled statement's connection was dropped, not kept"
+    );
+
+    // PostgreSQL's own error leaves the connection ready: it is kept.
+    let failed = keeper.query_all(&stmt("SELECT 1 / 0")).await;
+    assert!(failed.is_err());
+    let after = pid(keeper
+        .query_all(&stmt("SELECT pg_backend_pid()"))
+        .await
+        .expect("read"));
+    assert_eq!(
+        after, now,
+        "a statement that failed in SQL keeps its connection"
+    );
+    keeper.close().await;
+    assert!(keeper.query_all(&stmt("SELECT 1")).await.is_err(), "closed");
+}
