@@ -23,6 +23,10 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::pg_pool::TEST_AFTER_IDLE;
 
+/// A kept connection idle this long is closed rather than tested (as sqlx's pools close
+/// theirs), so a quiet process does not hold backends it no longer needs.
+const IDLE_CLOSE: Duration = Duration::from_secs(600);
+
 /// How long a caller waits for a connection (a free one, or a new one to open).
 const LEASE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -53,8 +57,8 @@ impl Keeper {
         })
     }
 
-    /// A connection for one statement: a kept one (tested first when it sat idle a while),
-    /// or a new one.
+    /// A connection for one statement: a kept one (tested first when it sat idle a while,
+    /// closed when idle for long), or a new one.
     pub async fn lease(&self) -> Result<Lease<'_>, sqlx::Error> {
         if self.closed.load(Ordering::Acquire) {
             return Err(sqlx::Error::PoolClosed);
@@ -68,6 +72,10 @@ impl Keeper {
             let Some((mut conn, since)) = kept else {
                 break;
             };
+            if since.elapsed() >= IDLE_CLOSE {
+                let _ = conn.close().await;
+                continue;
+            }
             if since.elapsed() < TEST_AFTER_IDLE || conn.ping().await.is_ok() {
                 return Ok(Lease {
                     conn,

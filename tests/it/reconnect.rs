@@ -23,6 +23,21 @@ async fn cut_every_connection(url: &str) -> i64 {
     cut
 }
 
+/// Every path in `paths` fetched at once by `token`.
+async fn all_at_once(app: &TestApp, paths: &[String], token: &str) -> Vec<Res> {
+    let tasks = paths
+        .iter()
+        .map(|p| {
+            let req = app
+                .client
+                .get(format!("{}{p}", app.base))
+                .bearer_auth(token);
+            tokio::spawn(async move { Res::read(req.send().await.expect("send")).await })
+        })
+        .collect();
+    joined(tasks).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_after_the_server_cut_idle_connections_succeed() {
     if pg_url().is_none() {
@@ -44,19 +59,8 @@ async fn requests_after_the_server_cut_idle_connections_succeed() {
         .iter()
         .map(|t| format!("/api/v1/tickets/{}", t["id"]))
         .collect();
-    let warm: Vec<_> = paths
-        .iter()
-        .map(|p| {
-            let (app_client, url, token) = (
-                app.client.clone(),
-                format!("{}{p}", app.base),
-                admin.clone(),
-            );
-            tokio::spawn(async move { app_client.get(url).bearer_auth(token).send().await })
-        })
-        .collect();
-    for r in joined(warm).await {
-        assert_eq!(r.expect("warm-up read").status().as_u16(), 200);
+    for r in all_at_once(&app, &paths, &admin).await {
+        r.ok(200);
     }
 
     let cut = cut_every_connection(&app.ctx.config.database_url).await;
@@ -88,20 +92,7 @@ async fn requests_after_the_server_cut_idle_connections_succeed() {
         )
         .await;
     comment.ok(201);
-    let together: Vec<_> = paths
-        .iter()
-        .map(|p| {
-            let (c, url, token) = (
-                app.client.clone(),
-                format!("{}{p}", app.base),
-                alice.clone(),
-            );
-            tokio::spawn(async move {
-                Res::read(c.get(url).bearer_auth(token).send().await.expect("send")).await
-            })
-        })
-        .collect();
-    for (r, t) in joined(together).await.iter().zip(&tickets) {
+    for (r, t) in all_at_once(&app, &paths, &alice).await.iter().zip(&tickets) {
         assert_eq!(r.ok(200)["id"], t["id"]);
     }
 }
