@@ -276,9 +276,7 @@ impl Target {
             ))
         }
     }
-}
 
-impl Target {
     /// One request through the shared client (any URL scheme).
     async fn shared(
         &self,

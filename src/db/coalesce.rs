@@ -154,10 +154,10 @@ async fn dispatch(
                         .or_insert_with(|| batched_text(sql, arity(&chunk[0].stmt)).map(Arc::from))
                         .clone()
                 };
-                let (single, pool, permit) = (single.clone(), batches.clone(), permit.clone());
+                let (single, batches, permit) = (single.clone(), batches.clone(), permit.clone());
                 let stats = stats.clone();
                 tokio::spawn(async move {
-                    run(&single, &pool, chunk, batched, &stats).await;
+                    run(&single, &batches, chunk, batched, &stats).await;
                     drop(permit);
                 });
             }

@@ -29,7 +29,7 @@ impl Settler {
     pub fn start(db: &Db) -> Settler {
         let tx = (db.backend == sea_orm::DatabaseBackend::Postgres).then(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(fold(db.group.clone(), db.clone(), rx));
+            tokio::spawn(fold(db.clone(), rx));
             tx
         });
         Settler {
@@ -57,7 +57,7 @@ impl Settler {
 
 /// Writes what has queued since the last write, folded when there is more than one; a fold
 /// that fails is written settle by settle, so each answers for itself.
-async fn fold(group: GroupCommit, db: Db, mut rx: mpsc::UnboundedReceiver<Queued>) {
+async fn fold(db: Db, mut rx: mpsc::UnboundedReceiver<Queued>) {
     while let Some(first) = rx.recv().await {
         let mut queued = vec![first];
         while queued.len() < MAX_FOLD
@@ -76,7 +76,7 @@ async fn fold(group: GroupCommit, db: Db, mut rx: mpsc::UnboundedReceiver<Queued
             queued = pipelines.into_iter().zip(replies).collect();
         }
         for (writes, reply) in queued {
-            let _ = reply.send(group.run_pipeline(writes).await);
+            let _ = reply.send(db.group.run_pipeline(writes).await);
         }
     }
 }
