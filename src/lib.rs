@@ -14,6 +14,7 @@ pub mod db;
 pub mod demo;
 pub mod drafts;
 pub mod error;
+pub mod http_metrics;
 pub mod jobs;
 pub mod kb;
 pub mod mail;

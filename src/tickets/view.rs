@@ -83,24 +83,26 @@ struct Extras {
     rating: Option<super::rating::RatingView>,
 }
 
-fn assemble(t: &ticket::Model, x: Extras, now: i64) -> TicketView {
+/// The view of `t` (taken, so that its strings move into the view rather than being copied).
+fn assemble(t: ticket::Model, x: Extras, now: i64) -> TicketView {
+    let sla = crate::sla::store::state_of(&t, now);
     TicketView {
         id: t.id,
-        number: t.number.clone(),
-        subject: t.subject.clone(),
-        description: t.description.clone(),
-        category: t.category.clone(),
-        priority: t.priority.clone(),
-        status: t.status.clone(),
-        channel: t.channel.clone(),
+        number: t.number,
+        subject: t.subject,
+        description: t.description,
+        category: t.category,
+        priority: t.priority,
+        status: t.status,
+        channel: t.channel,
         tags: x.tags,
         requester: x.requester,
         assignee: x.assignee,
-        page_url: t.page_url.clone(),
-        browser_info: t.browser_info.clone(),
+        page_url: t.page_url,
+        browser_info: t.browser_info,
         conversation_id: t.conversation_id,
         merged_into: t.merged_into,
-        resolution: t.resolution.clone(),
+        resolution: t.resolution,
         created_at: rfc3339(t.created_at),
         updated_at: rfc3339(t.updated_at),
         first_response_at: t.first_response_at.map(rfc3339),
@@ -108,7 +110,7 @@ fn assemble(t: &ticket::Model, x: Extras, now: i64) -> TicketView {
         closed_at: t.closed_at.map(rfc3339),
         first_response_due_at: t.first_response_due_at.map(rfc3339),
         resolution_due_at: t.resolution_due_at.map(rfc3339),
-        sla: crate::sla::store::state_of(t, now),
+        sla,
         attachments: x.attachments,
         follow_up_of: t.follow_up_of,
         rating: x.rating,
@@ -131,7 +133,7 @@ pub fn of_new(
         attachments: Vec::new(),
         rating: None,
     };
-    assemble(t, extras, now)
+    assemble(t.clone(), extras, now)
 }
 
 /// A ticket row with its people, tags and the counts of its files and ratings, read by the
@@ -320,7 +322,7 @@ pub(super) async fn views_of(
     Ok(rows
         .into_iter()
         .map(|row| {
-            let t = &row.ticket;
+            let t = row.ticket;
             let mut tags: Vec<String> = row
                 .tag_list
                 .as_deref()
@@ -342,17 +344,14 @@ pub(super) async fn views_of(
                 .assignee_id
                 .zip(row.assignee_name)
                 .map(|(id, name)| Assignee { id, name });
-            assemble(
-                t,
-                Extras {
-                    requester,
-                    assignee,
-                    tags,
-                    attachments: files.remove(&t.id).unwrap_or_default(),
-                    rating: ratings.remove(&t.id),
-                },
-                now,
-            )
+            let extras = Extras {
+                requester,
+                assignee,
+                tags,
+                attachments: files.remove(&t.id).unwrap_or_default(),
+                rating: ratings.remove(&t.id),
+            };
+            assemble(t, extras, now)
         })
         .collect())
 }

@@ -78,6 +78,15 @@ both_backends!(operational_endpoints, |app: TestApp| async move {
     assert_eq!(r.ok(200)["database"], "ok");
     let info = app.call(reqwest::Method::GET, "/api/v1", None, None).await;
     assert_eq!(info.ok(200)["version"], "v1");
+    let missing = app
+        .call(reqwest::Method::GET, "/no-such-page", None, None)
+        .await;
+    assert_eq!(missing.status.as_u16(), 404);
+    assert_eq!(
+        missing.headers.get("x-content-type-options").unwrap(),
+        "nosniff"
+    );
+    assert!(missing.headers.get("x-request-id").is_some());
     let spec = app
         .call(reqwest::Method::GET, "/api/v1/openapi.json", None, None)
         .await;
@@ -126,7 +135,18 @@ both_backends!(operational_endpoints, |app: TestApp| async move {
         .text()
         .await
         .unwrap();
-    assert!(m.contains("triage_http_requests_total"), "{m}");
+    // Counted by the route matched (the layers wrap the router, not each route), and a
+    // request no route matched as such.
+    for series in [
+        r#"triage_http_requests_total{method="GET",path="/health",status="200"} "#,
+        r#"triage_http_requests_total{method="GET",path="/api/v1",status="200"} "#,
+        r#"triage_http_requests_total{method="GET",path="unmatched",status="404"} "#,
+    ] {
+        assert!(
+            m.lines().any(|l| l.starts_with(series)),
+            "{series} missing: {m}"
+        );
+    }
 });
 
 both_backends!(sqlite_runs_wal_with_full_sync, |app: TestApp| async move {
