@@ -219,9 +219,9 @@ pub fn router(ctx: Ctx, limits: crate::api::limit::Limits) -> Router {
         .route("/ready", get(crate::api::meta::ready))
         .route("/metrics", get(crate::api::meta::metrics))
         .merge(SwaggerUi::new("/docs").url("/api/v1/openapi.json", openapi))
-        .route_layer(middleware::from_fn(keep_matched_path))
         .fallback(crate::web::not_found)
         .method_not_allowed_fallback(crate::api::meta::method_not_allowed)
+        .layer(middleware::from_fn(keep_matched_path))
         .with_state(state.clone());
     // The layers wrap the router once rather than each route (`Router::layer`): per route,
     // every request cloned each layer's boxed copy of the rest of the chain, ~100 allocations

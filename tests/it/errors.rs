@@ -87,6 +87,10 @@ both_backends!(operational_endpoints, |app: TestApp| async move {
         "nosniff"
     );
     assert!(missing.headers.get("x-request-id").is_some());
+    let wrong_method = app
+        .call(reqwest::Method::DELETE, "/health", None, None)
+        .await;
+    assert_eq!(wrong_method.status.as_u16(), 405);
     let spec = app
         .call(reqwest::Method::GET, "/api/v1/openapi.json", None, None)
         .await;
@@ -141,6 +145,7 @@ both_backends!(operational_endpoints, |app: TestApp| async move {
         r#"triage_http_requests_total{method="GET",path="/health",status="200"} "#,
         r#"triage_http_requests_total{method="GET",path="/api/v1",status="200"} "#,
         r#"triage_http_requests_total{method="GET",path="unmatched",status="404"} "#,
+        r#"triage_http_requests_total{method="DELETE",path="/health",status="405"} "#,
     ] {
         assert!(
             m.lines().any(|l| l.starts_with(series)),
