@@ -38,6 +38,12 @@ pub trait Workload: Send + Sync + 'static {
         scenario: &'a str,
         rng: &'a mut SmallRng,
     ) -> impl std::future::Future<Output = Result<(), String>> + Send + 'a;
+
+    /// Whether the clients may run on a thread of their own (see [`drive`]): only when they
+    /// share nothing bound to the caller's runtime (connections, pools).
+    fn own_thread(&self) -> bool {
+        false
+    }
 }
 
 impl Workload for Target {
@@ -50,6 +56,11 @@ impl Workload for Target {
         rng: &'a mut SmallRng,
     ) -> impl std::future::Future<Output = Result<(), String>> + Send + 'a {
         self.request(client, scenario, rng)
+    }
+
+    fn own_thread(&self) -> bool {
+        // Each client opens its own connection; the shared (reqwest) one is the runtime's.
+        self.endpoint.is_some()
     }
 }
 
@@ -310,6 +321,11 @@ fn ids_of(page: &Value) -> Vec<i64> {
 }
 
 /// Runs `scenario` from `clients` tasks for `duration` and summarises it.
+///
+/// HTTP clients run on one thread of their own with a single-threaded runtime: they mostly
+/// wait, and on the multi-threaded runtime each answer woke a parked worker (a context switch
+/// per request: half the load generator's CPU was the kernel switching tasks), on cores the
+/// server and database share.
 pub async fn drive<W: Workload>(
     target: Arc<W>,
     scenario: &str,
@@ -322,10 +338,64 @@ pub async fn drive<W: Workload>(
     }
     let started = Instant::now();
     let deadline = started + duration;
+    let outcomes = if target.own_thread() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let scenario = scenario.to_string();
+        let spawned = std::thread::Builder::new()
+            .name("bench-clients".into())
+            .spawn(move || {
+                let outcomes = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(run_clients(target, scenario, clients, deadline)),
+                    Err(e) => vec![(Vec::new(), 1, Some(format!("client runtime: {e}")))],
+                };
+                let _ = tx.send(outcomes);
+            });
+        match spawned {
+            Ok(_) => rx.await.unwrap_or_default(),
+            Err(e) => vec![(Vec::new(), 1, Some(format!("client thread: {e}")))],
+        }
+    } else {
+        run_clients(target, scenario.to_string(), clients, deadline).await
+    };
+    let mut all = Vec::new();
+    let mut errors = 0;
+    let mut first_error = None;
+    for (lat, e, fe) in outcomes {
+        all.extend(lat);
+        errors += e;
+        if first_error.is_none() {
+            first_error = fe;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    summarise(
+        scenario,
+        clients,
+        seconds,
+        all,
+        errors,
+        first_error,
+        rss.map(|p| p.peak_mb()),
+    )
+}
+
+/// What one client measured: latencies (µs), errors, the first error's text.
+type Outcome = (Vec<u64>, u64, Option<String>);
+
+/// Runs the clients on the current runtime until `deadline`.
+async fn run_clients<W: Workload>(
+    target: Arc<W>,
+    scenario: String,
+    clients: usize,
+    deadline: Instant,
+) -> Vec<Outcome> {
     let mut tasks = Vec::new();
     for c in 0..clients {
         let target = target.clone();
-        let scenario = scenario.to_string();
+        let scenario = scenario.clone();
         tasks.push(tokio::spawn(async move {
             let mut rng = SmallRng::seed_from_u64(c as u64 * 7919 + 1);
             let mut client = W::Client::default();
@@ -351,26 +421,11 @@ pub async fn drive<W: Workload>(
             (lat, errors, first_error)
         }));
     }
-    let mut all = Vec::new();
-    let mut errors = 0;
-    let mut first_error = None;
+    let mut out = Vec::new();
     for t in tasks {
-        if let Ok((lat, e, fe)) = t.await {
-            all.extend(lat);
-            errors += e;
-            if first_error.is_none() {
-                first_error = fe;
-            }
+        if let Ok(o) = t.await {
+            out.push(o);
         }
     }
-    let seconds = started.elapsed().as_secs_f64();
-    summarise(
-        scenario,
-        clients,
-        seconds,
-        all,
-        errors,
-        first_error,
-        rss.map(|p| p.peak_mb()),
-    )
+    out
 }
