@@ -156,6 +156,7 @@ async fn load(
         tickets,
         thread,
         events,
+        tags,
     }) = arriving.recv().await
     {
         messages += thread.len();
@@ -182,6 +183,14 @@ async fn load(
             "ticket_events",
             &["ticket_id", "actor_id", "field", "new_value", "created_at"],
             &events,
+        )
+        .await?;
+        insert_rows(
+            &txn,
+            ctx.db.backend,
+            "ticket_tags",
+            &["ticket_id", "tag"],
+            &tags,
         )
         .await?;
         txn.commit().await?;
@@ -225,6 +234,7 @@ struct Batch {
     tickets: Vec<Vec<Value>>,
     thread: Vec<Vec<Value>>,
     events: Vec<Vec<Value>>,
+    tags: Vec<Vec<Value>>,
 }
 
 /// The whole load: `n` tickets with ids from `first_id`, spread over the year before `now`.
@@ -248,6 +258,7 @@ fn make_batch(
     let mut tickets = Vec::with_capacity(take);
     let mut thread = Vec::with_capacity(take * 2);
     let mut events = Vec::with_capacity(take);
+    let mut tags = Vec::with_capacity(take);
     for i in from..from + take {
         let id = first_id + i as i64;
         let created = now - 365 * DAY + (i as i64 * 365 * DAY) / n.max(1) as i64
@@ -262,11 +273,17 @@ fn make_batch(
             Value::from(row.created),
         ]);
         tickets.push(row.values);
+        tags.extend(
+            super::text::pick_tags(rng)
+                .into_iter()
+                .map(|t| vec![Value::from(id), Value::from(t)]),
+        );
     }
     Batch {
         tickets,
         thread,
         events,
+        tags,
     }
 }
 

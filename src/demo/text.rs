@@ -1,4 +1,7 @@
-//! Sample text for demo and bulk data: names, ticket subjects and bodies, replies and notes.
+//! Sample text for demo and bulk data: names, ticket subjects and bodies, replies, notes, tags.
+
+use rand::Rng;
+use rand::rngs::SmallRng;
 
 pub(crate) const FIRST: &[&str] = &[
     "Ada",
@@ -201,3 +204,41 @@ pub(crate) const AREAS: &[&str] = &[
     "API keys",
     "dashboard",
 ];
+
+/// Tags agents put on tickets, most common first.
+const TAGS: &[&str] = &[
+    "billing",
+    "login",
+    "bug",
+    "vip",
+    "refund",
+    "mobile",
+    "follow-up",
+    "outage",
+    "feature-request",
+    "escalated",
+    "invoice",
+    "integration",
+];
+
+/// No tag on two tickets in five, one on a third, two or three on the rest; distinct, from
+/// the front of the list more often (a few tags carry most tickets, as in real desks).
+pub(super) fn pick_tags(rng: &mut SmallRng) -> Vec<&'static str> {
+    let count = match rng.random_range(0..100) {
+        0..40 => 0,
+        40..75 => 1,
+        75..95 => 2,
+        _ => 3,
+    };
+    let mut out: Vec<&'static str> = Vec::with_capacity(count);
+    while out.len() < count {
+        // The smaller of two draws leans toward the common tags.
+        let i = rng
+            .random_range(0..TAGS.len())
+            .min(rng.random_range(0..TAGS.len()));
+        if !out.contains(&TAGS[i]) {
+            out.push(TAGS[i]);
+        }
+    }
+    out
+}

@@ -39,6 +39,44 @@ both_backends!(
             let text = format!("{} {}", t["subject"], t["description"]).to_lowercase();
             assert!(text.contains("refund"), "{text}");
         }
+        // Tags as agents leave them: on most tickets, a few tags carrying most of them.
+        let tagged = app
+            .get("/api/v1/tickets?tag=billing&limit=100", &admin)
+            .await;
+        let tagged = tagged.ok(200)["data"].as_array().unwrap().clone();
+        assert_eq!(tagged.len(), 100, "billing is the commonest tag");
+        for t in &tagged {
+            let tags: Vec<&str> = t["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|v| v.as_str())
+                .collect();
+            assert!(tags.contains(&"billing"), "{tags:?}");
+            assert!(
+                tags.windows(2).all(|w| w[0] < w[1]),
+                "sorted, distinct: {tags:?}"
+            );
+        }
+        let tag_rows: i64 = {
+            use sea_orm::{ConnectionTrait, Statement};
+            let row = app
+                .ctx
+                .db
+                .read
+                .query_one_raw(Statement::from_string(
+                    app.ctx.db.backend,
+                    "SELECT COUNT(*) FROM ticket_tags",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get_by_index(0).unwrap()
+        };
+        assert!(
+            (2400..=3600).contains(&tag_rows),
+            "~0.9 tags a ticket: {tag_rows}"
+        );
         // A closed ticket has a thread, due times and history.
         let closed = ticket::Entity::find()
             .filter(ticket::Column::Status.eq("closed"))
