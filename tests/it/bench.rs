@@ -58,21 +58,7 @@ both_backends!(
                 "sorted, distinct: {tags:?}"
             );
         }
-        let tag_rows: i64 = {
-            use sea_orm::{ConnectionTrait, Statement};
-            let row = app
-                .ctx
-                .db
-                .read
-                .query_one_raw(Statement::from_string(
-                    app.ctx.db.backend,
-                    "SELECT COUNT(*) FROM ticket_tags",
-                ))
-                .await
-                .unwrap()
-                .unwrap();
-            row.try_get_by_index(0).unwrap()
-        };
+        let tag_rows = app.scalar("SELECT COUNT(*) FROM ticket_tags").await;
         assert!(
             (2400..=3600).contains(&tag_rows),
             "~0.9 tags a ticket: {tag_rows}"

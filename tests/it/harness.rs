@@ -280,6 +280,20 @@ impl TestApp {
     pub fn advance(&self, by: chrono::Duration) {
         self.ctx.clock.advance(by);
     }
+
+    /// The one integer a statement of no parameters answers (a count, say).
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        use sea_orm::{ConnectionTrait, Statement};
+        let row = self
+            .ctx
+            .db
+            .read
+            .query_one_raw(Statement::from_string(self.ctx.db.backend, sql))
+            .await
+            .expect("query")
+            .expect("a row");
+        row.try_get_by_index(0).expect("an integer")
+    }
 }
 
 /// Runs an async test body on SQLite, and on PostgreSQL when `TRIAGE_TEST_DATABASE_URL` is set.
