@@ -10,6 +10,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
 
+use super::insert::{insert_rows, insert_sql};
 use super::text::{AGENT_REPLIES, AREAS, CUSTOMER_REPLIES, DETAILS, FIRST, LAST, NOTES, SAMPLES};
 use crate::context::Ctx;
 use crate::sla::{self, Clock, Policy};
@@ -19,8 +20,6 @@ const DAY: i64 = 86_400_000_000;
 const MINUTE: i64 = 60_000_000;
 /// Rows per transaction: big enough that commits (fsync) do not dominate.
 const BATCH: usize = 20_000;
-/// Bound values per statement; under SQLite's 32,766 and PostgreSQL's 65,535.
-const MAX_PARAMS: usize = 30_000;
 const CRCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /// What a bulk seed wrote and how long it took.
@@ -157,6 +156,7 @@ async fn load(
         thread,
         events,
         tags,
+        ratings,
     }) = arriving.recv().await
     {
         messages += thread.len();
@@ -193,6 +193,7 @@ async fn load(
             &tags,
         )
         .await?;
+        insert_rows(&txn, ctx.db.backend, "ratings", RATING_COLS, &ratings).await?;
         txn.commit().await?;
         done += tickets.len();
         progress(done, n);
@@ -203,6 +204,15 @@ async fn load(
     anyhow::ensure!(done == n, "bulk seed stopped after {done} of {n} tickets");
     Ok(messages)
 }
+
+const RATING_COLS: &[&str] = &[
+    "ticket_id",
+    "user_id",
+    "agent_id",
+    "score",
+    "comment",
+    "created_at",
+];
 
 const TICKET_COLS: &[&str] = &[
     "id",
@@ -235,6 +245,7 @@ struct Batch {
     thread: Vec<Vec<Value>>,
     events: Vec<Vec<Value>>,
     tags: Vec<Vec<Value>>,
+    ratings: Vec<Vec<Value>>,
 }
 
 /// The whole load: `n` tickets with ids from `first_id`, spread over the year before `now`.
@@ -259,12 +270,14 @@ fn make_batch(
     let mut thread = Vec::with_capacity(take * 2);
     let mut events = Vec::with_capacity(take);
     let mut tags = Vec::with_capacity(take);
+    let mut ratings = Vec::new();
     for i in from..from + take {
         let id = first_id + i as i64;
         let created = now - 365 * DAY + (i as i64 * 365 * DAY) / n.max(1) as i64
             - rng.random_range(0..MINUTE * 30);
         let row = ticket_row(ctx, pools, rng, id, created.min(now - MINUTE), now);
         thread.extend(row.messages);
+        ratings.extend(row.rating);
         events.push(vec![
             Value::from(id),
             Value::from(row.requester),
@@ -284,6 +297,7 @@ fn make_batch(
         thread,
         events,
         tags,
+        ratings,
     }
 }
 
@@ -292,6 +306,7 @@ struct TicketRow {
     messages: Vec<Vec<Value>>,
     requester: i64,
     created: i64,
+    rating: Option<Vec<Value>>,
 }
 
 /// A ticket of realistic shape: status by age, an agent reply when someone responded, the
@@ -341,6 +356,27 @@ fn ticket_row(
             .unwrap_or(created)
     });
     let updated = closed.or(resolved).or(first_response).unwrap_or(created);
+    // A fifth of the customers whose ticket was solved answer the satisfaction survey.
+    let rating = resolved
+        .filter(|_| rng.random_range(0..100) < 20)
+        .map(|at| {
+            let score: i32 = match rng.random_range(0..100) {
+                0..50 => 5,
+                50..75 => 4,
+                75..85 => 3,
+                85..92 => 2,
+                _ => 1,
+            };
+            let answered = (at + rng.random_range(MINUTE..DAY)).min(now - MINUTE);
+            vec![
+                Value::from(id),
+                Value::from(requester),
+                Value::from(assignee),
+                Value::from(score),
+                Value::from(""),
+                Value::from(answered),
+            ]
+        });
 
     let policy = pools
         .policies
@@ -443,6 +479,7 @@ fn ticket_row(
         messages,
         requester,
         created,
+        rating,
     }
 }
 
@@ -503,7 +540,7 @@ async fn insert_customers(ctx: &Ctx, count: usize) -> anyhow::Result<Vec<i64>> {
         })
         .collect();
     let txn = ctx.db.begin().await?;
-    for chunk in rows.chunks(MAX_PARAMS / 5) {
+    for chunk in rows.chunks(super::insert::MAX_PARAMS / 5) {
         let sql = format!(
             "{} ON CONFLICT (email) DO NOTHING",
             insert_sql(
@@ -535,44 +572,6 @@ async fn insert_customers(ctx: &Ctx, count: usize) -> anyhow::Result<Vec<i64>> {
     Ok(ids)
 }
 
-async fn insert_rows(
-    conn: &impl ConnectionTrait,
-    backend: DatabaseBackend,
-    table: &str,
-    cols: &[&str],
-    rows: &[Vec<Value>],
-) -> anyhow::Result<()> {
-    for chunk in rows.chunks((MAX_PARAMS / cols.len()).max(1)) {
-        let sql = insert_sql(backend, table, cols, chunk.len());
-        conn.execute_raw(Statement::from_sql_and_values(backend, sql, chunk.concat()))
-            .await?;
-    }
-    Ok(())
-}
-
-fn insert_sql(backend: DatabaseBackend, table: &str, cols: &[&str], rows: usize) -> String {
-    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", cols.join(", "));
-    let mut n = 0;
-    for r in 0..rows {
-        if r > 0 {
-            sql.push(',');
-        }
-        sql.push('(');
-        for c in 0..cols.len() {
-            if c > 0 {
-                sql.push(',');
-            }
-            n += 1;
-            match backend {
-                DatabaseBackend::Postgres => sql.push_str(&format!("${n}")),
-                _ => sql.push('?'),
-            }
-        }
-        sql.push(')');
-    }
-    sql
-}
-
 async fn scalar(ctx: &Ctx, sql: &str) -> anyhow::Result<i64> {
     let row = ctx
         .db
@@ -595,17 +594,5 @@ mod tests {
             assert_eq!(s.len(), 8);
             assert!(seen.insert(s), "duplicate at {id}");
         }
-    }
-
-    #[test]
-    fn placeholders_follow_the_dialect() {
-        assert_eq!(
-            insert_sql(DatabaseBackend::Postgres, "t", &["a", "b"], 2),
-            "INSERT INTO t (a, b) VALUES ($1,$2),($3,$4)"
-        );
-        assert_eq!(
-            insert_sql(DatabaseBackend::Sqlite, "t", &["a"], 2),
-            "INSERT INTO t (a) VALUES (?),(?)"
-        );
     }
 }

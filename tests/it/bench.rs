@@ -63,6 +63,20 @@ both_backends!(
             (2400..=3600).contains(&tag_rows),
             "~0.9 tags a ticket: {tag_rows}"
         );
+        // A fifth of solved tickets carry the customer's rating, and their view shows it.
+        let solved = app
+            .scalar("SELECT COUNT(*) FROM tickets WHERE status IN ('resolved', 'closed')")
+            .await;
+        let rated = app.scalar("SELECT COUNT(*) FROM ratings").await;
+        assert!(
+            rated * 100 >= solved * 14 && rated * 100 <= solved * 26,
+            "{rated} ratings of {solved} solved tickets"
+        );
+        let one = app
+            .scalar("SELECT MIN(ticket_id) FROM ratings WHERE score = 5")
+            .await;
+        let view = app.get(&format!("/api/v1/tickets/{one}"), &admin).await;
+        assert_eq!(view.ok(200)["rating"]["score"], 5, "{:?}", view.body);
         // A closed ticket has a thread, due times and history.
         let closed = ticket::Entity::find()
             .filter(ticket::Column::Status.eq("closed"))
