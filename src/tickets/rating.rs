@@ -37,23 +37,6 @@ impl From<rating::Model> for RatingView {
     }
 }
 
-/// Ratings of several tickets, keyed by ticket id.
-pub async fn for_tickets(
-    conn: &impl ConnectionTrait,
-    ids: &[i64],
-) -> Result<HashMap<i64, RatingView>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(rating::Entity::find()
-        .filter(rating::Column::TicketId.is_in(ids.iter().copied()))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|r| (r.ticket_id, r.into()))
-        .collect())
-}
-
 /// Records the requester's rating of a resolved (or closed) ticket; a second one is a 409.
 pub async fn rate(
     ctx: &Ctx,

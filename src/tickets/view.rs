@@ -1,6 +1,6 @@
-//! Ticket representations for the API: one statement per ticket or page, the people joined,
-//! tags and file/rating counts read as sub-selects; files and ratings loaded only where there
-//! are some.
+//! Ticket representations for the API: one statement per ticket or page, the people and the
+//! rating joined, tags and the count of files read as sub-selects; files loaded only where
+//! there are some.
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType};
 use sea_orm::{
@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use crate::auth::Actor;
 use crate::clock::rfc3339;
 use crate::db::Db;
+use crate::db::desk_entities::rating;
 use crate::db::direct::{Cells, FromCells};
 use crate::db::entities::{ticket, user};
 use crate::db::mail_entities::attachment;
@@ -145,7 +146,9 @@ pub(super) struct RowWithExtras {
     assignee_name: Option<String>,
     tag_list: Option<String>,
     files: i64,
-    ratings: i64,
+    rating_score: Option<i32>,
+    rating_comment: Option<String>,
+    rating_at: Option<i64>,
 }
 
 impl FromCells for RowWithExtras {
@@ -159,7 +162,9 @@ impl FromCells for RowWithExtras {
             assignee_name: row.at(at + 2)?,
             tag_list: row.at(at + 3)?,
             files: row.at(at + 4)?,
-            ratings: row.at(at + 5)?,
+            rating_score: row.at(at + 5)?,
+            rating_comment: row.at(at + 6)?,
+            rating_at: row.at(at + 7)?,
         })
     }
 }
@@ -261,6 +266,12 @@ pub(super) fn with_extras(
             on,
         );
     }
+    // A ticket has at most one rating (`ratings.ticket_id` is unique): joined, it comes with
+    // the row instead of costing a second statement for every rated ticket.
+    let rated = Alias::new("x_rating");
+    let on = Expr::col((rated.clone(), rating::Column::TicketId))
+        .equals((ticket::Entity, ticket::Column::Id));
+    QuerySelect::query(&mut select).join_as(JoinType::LeftJoin, rating::Entity, rated.clone(), on);
     select
         .column_as(
             Expr::col((requester.clone(), user::Column::Name)),
@@ -285,12 +296,17 @@ pub(super) fn with_extras(
             "x_files",
         )
         .column_as(
-            Expr::cust("(SELECT COUNT(*) FROM ratings WHERE ratings.ticket_id = tickets.id)"),
-            "x_ratings",
+            Expr::col((rated.clone(), rating::Column::Score)),
+            "x_rating_score",
         )
+        .column_as(
+            Expr::col((rated.clone(), rating::Column::Comment)),
+            "x_rating_comment",
+        )
+        .column_as(Expr::col((rated, rating::Column::CreatedAt)), "x_rating_at")
 }
 
-/// Views of rows read `with_extras`; files and ratings are loaded only for rows that have some.
+/// Views of rows read `with_extras`; files are loaded only for rows that have some.
 pub(super) async fn views_of(
     conn: &impl ConnectionTrait,
     rows: Vec<RowWithExtras>,
@@ -313,12 +329,6 @@ pub(super) async fn views_of(
             files.entry(a.ticket_id).or_default().push((&a).into());
         }
     }
-    let rated: Vec<i64> = rows
-        .iter()
-        .filter(|r| r.ratings > 0)
-        .map(|r| r.ticket.id)
-        .collect();
-    let mut ratings = super::rating::for_tickets(conn, &rated).await?;
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -349,7 +359,14 @@ pub(super) async fn views_of(
                 assignee,
                 tags,
                 attachments: files.remove(&t.id).unwrap_or_default(),
-                rating: ratings.remove(&t.id),
+                rating: match (row.rating_score, row.rating_comment, row.rating_at) {
+                    (Some(score), Some(comment), Some(at)) => Some(super::rating::RatingView {
+                        score,
+                        comment,
+                        created_at: rfc3339(at),
+                    }),
+                    _ => None,
+                },
             };
             assemble(t, extras, now)
         })
