@@ -1,8 +1,6 @@
 //! Customer satisfaction: the requester rates a resolved ticket once, 1–5 with a comment.
 
-use std::collections::HashMap;
-
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
 
 use super::access;
