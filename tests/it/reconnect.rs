@@ -109,17 +109,15 @@ async fn a_kept_connection_whose_statement_was_cancelled_is_not_reused() {
     };
     let keeper = Keeper::new(PgConnectOptions::from_str(&url).expect("url"), 1);
     let stmt = |sql: &str| Statement::from_string(DbBackend::Postgres, sql.to_string());
-    let pid = |rows: Vec<sea_orm::QueryResult>| -> i32 {
+    let backend_pid = || async {
+        let rows = keeper
+            .query_all(&stmt("SELECT pg_backend_pid()"))
+            .await
+            .expect("read");
         rows[0].try_get_by_index::<i32>(0).expect("pid")
     };
-    let first = pid(keeper
-        .query_all(&stmt("SELECT pg_backend_pid()"))
-        .await
-        .expect("read"));
-    let again = pid(keeper
-        .query_all(&stmt("SELECT pg_backend_pid()"))
-        .await
-        .expect("read"));
+    let first = backend_pid().await;
+    let again = backend_pid().await;
     assert_eq!(
         first, again,
         "a finished statement gives its connection back"
@@ -144,10 +142,7 @@ async fn a_kept_connection_whose_statement_was_cancelled_is_not_reused() {
     // PostgreSQL's own error leaves the connection ready: it is kept.
     let failed = keeper.query_all(&stmt("SELECT 1 / 0")).await;
     assert!(failed.is_err());
-    let after = pid(keeper
-        .query_all(&stmt("SELECT pg_backend_pid()"))
-        .await
-        .expect("read"));
+    let after = backend_pid().await;
     assert_eq!(
         after, now,
         "a statement that failed in SQL keeps its connection"
