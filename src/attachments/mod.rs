@@ -2,9 +2,7 @@
 //! metadata rows per ticket and message. The type is decided by sniffing the bytes, never by the
 //! sender's word; executables are refused.
 
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QueryTrait, Set,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QueryTrait, Set};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -162,19 +160,6 @@ pub async fn for_messages(
         .order_by_asc(attachment::Column::Id)
         .into_query();
     Ok(tx::all(conn, &query).await?)
-}
-
-/// Attachments of a ticket's opening post (not tied to a reply).
-pub async fn for_ticket_opening(
-    conn: &impl ConnectionTrait,
-    ticket_id: i64,
-) -> Result<Vec<attachment::Model>> {
-    Ok(attachment::Entity::find()
-        .filter(attachment::Column::TicketId.eq(ticket_id))
-        .filter(attachment::Column::MessageRow.is_null())
-        .order_by_asc(attachment::Column::Id)
-        .all(conn)
-        .await?)
 }
 
 /// An attachment the actor may download (its bytes are `ctx.blobs.open(&row.sha256)`).

@@ -10,8 +10,8 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
 
-use super::insert::{insert_rows, insert_sql};
-use super::text::{AGENT_REPLIES, AREAS, CUSTOMER_REPLIES, DETAILS, FIRST, LAST, NOTES, SAMPLES};
+use super::insert::{insert_customers, insert_rows, scalar};
+use super::text::{AGENT_REPLIES, AREAS, CUSTOMER_REPLIES, DETAILS, NOTES, SAMPLES};
 use crate::context::Ctx;
 use crate::sla::{self, Clock, Policy};
 use crate::tickets::model::{Priority, Status};
@@ -40,6 +40,7 @@ struct Pools {
     customers: Vec<i64>,
     categories: Vec<String>,
     policies: Vec<(Priority, Policy)>,
+    files: Vec<super::files::SampleFile>,
 }
 
 /// Inserts `n` tickets spread over the last year, with customers (one per ~50 tickets) and
@@ -82,6 +83,7 @@ pub async fn seed_bulk(
         customers: customers.clone(),
         categories,
         policies,
+        files: super::files::store_samples(ctx).await?,
     };
     let first_id: i64 = scalar(ctx, "SELECT COALESCE(MAX(id), 0) + 1 FROM tickets").await?;
     let now = ctx.clock.now_micros();
@@ -157,6 +159,7 @@ async fn load(
         events,
         tags,
         ratings,
+        files,
     }) = arriving.recv().await
     {
         messages += thread.len();
@@ -194,6 +197,8 @@ async fn load(
         )
         .await?;
         insert_rows(&txn, ctx.db.backend, "ratings", RATING_COLS, &ratings).await?;
+        let file_cols = super::files::FILE_COLS;
+        insert_rows(&txn, ctx.db.backend, "attachments", file_cols, &files).await?;
         txn.commit().await?;
         done += tickets.len();
         progress(done, n);
@@ -246,6 +251,7 @@ struct Batch {
     events: Vec<Vec<Value>>,
     tags: Vec<Vec<Value>>,
     ratings: Vec<Vec<Value>>,
+    files: Vec<Vec<Value>>,
 }
 
 /// The whole load: `n` tickets with ids from `first_id`, spread over the year before `now`.
@@ -271,6 +277,7 @@ fn make_batch(
     let mut events = Vec::with_capacity(take);
     let mut tags = Vec::with_capacity(take);
     let mut ratings = Vec::new();
+    let mut files = Vec::new();
     for i in from..from + take {
         let id = first_id + i as i64;
         let created = now - 365 * DAY + (i as i64 * 365 * DAY) / n.max(1) as i64
@@ -278,6 +285,7 @@ fn make_batch(
         let row = ticket_row(ctx, pools, rng, id, created.min(now - MINUTE), now);
         thread.extend(row.messages);
         ratings.extend(row.rating);
+        files.extend(super::files::pick_files(rng, &pools.files, id, row.created));
         events.push(vec![
             Value::from(id),
             Value::from(row.requester),
@@ -298,6 +306,7 @@ fn make_batch(
         events,
         tags,
         ratings,
+        files,
     }
 }
 
@@ -519,67 +528,6 @@ fn scrambled(id: i64) -> String {
         x >>= 5;
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-async fn insert_customers(ctx: &Ctx, count: usize) -> anyhow::Result<Vec<i64>> {
-    let now = ctx.clock.now_micros();
-    let rows: Vec<Vec<Value>> = (0..count)
-        .map(|i| {
-            let name = format!(
-                "{} {}",
-                FIRST[i % FIRST.len()],
-                LAST[(i / FIRST.len() + i) % LAST.len()]
-            );
-            vec![
-                Value::from(format!("contact{}@customers.example", i + 1)),
-                Value::from(name),
-                Value::from("customer"),
-                Value::from(now),
-                Value::from(now),
-            ]
-        })
-        .collect();
-    let txn = ctx.db.begin().await?;
-    for chunk in rows.chunks(super::insert::MAX_PARAMS / 5) {
-        let sql = format!(
-            "{} ON CONFLICT (email) DO NOTHING",
-            insert_sql(
-                ctx.db.backend,
-                "users",
-                &["email", "name", "role", "created_at", "updated_at"],
-                chunk.len()
-            )
-        );
-        txn.execute_raw(Statement::from_sql_and_values(
-            ctx.db.backend,
-            sql,
-            chunk.concat(),
-        ))
-        .await?;
-    }
-    txn.commit().await?;
-    let ids = ctx
-        .db
-        .read
-        .query_all_raw(Statement::from_string(
-            ctx.db.backend,
-            "SELECT id FROM users WHERE email LIKE 'contact%@customers.example' AND role = 'customer' ORDER BY id",
-        ))
-        .await?
-        .iter()
-        .filter_map(|r| r.try_get_by_index::<i64>(0).ok())
-        .collect();
-    Ok(ids)
-}
-
-async fn scalar(ctx: &Ctx, sql: &str) -> anyhow::Result<i64> {
-    let row = ctx
-        .db
-        .read
-        .query_one_raw(Statement::from_string(ctx.db.backend, sql))
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no row from {sql}"))?;
-    Ok(row.try_get_by_index::<i64>(0)?)
 }
 
 #[cfg(test)]

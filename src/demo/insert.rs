@@ -2,6 +2,9 @@
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
 
+use super::text::{FIRST, LAST};
+use crate::context::Ctx;
+
 /// Bound values per statement; under SQLite's 32,766 and PostgreSQL's 65,535.
 pub(super) const MAX_PARAMS: usize = 30_000;
 
@@ -48,6 +51,70 @@ pub(super) fn insert_sql(
         sql.push(')');
     }
     sql
+}
+
+/// Inserts `count` customer contacts (existing addresses kept) and returns every seeded
+/// contact's id.
+pub(super) async fn insert_customers(ctx: &Ctx, count: usize) -> anyhow::Result<Vec<i64>> {
+    let now = ctx.clock.now_micros();
+    let rows: Vec<Vec<Value>> = (0..count)
+        .map(|i| {
+            let name = format!(
+                "{} {}",
+                FIRST[i % FIRST.len()],
+                LAST[(i / FIRST.len() + i) % LAST.len()]
+            );
+            vec![
+                Value::from(format!("contact{}@customers.example", i + 1)),
+                Value::from(name),
+                Value::from("customer"),
+                Value::from(now),
+                Value::from(now),
+            ]
+        })
+        .collect();
+    let txn = ctx.db.begin().await?;
+    for chunk in rows.chunks(MAX_PARAMS / 5) {
+        let sql = format!(
+            "{} ON CONFLICT (email) DO NOTHING",
+            insert_sql(
+                ctx.db.backend,
+                "users",
+                &["email", "name", "role", "created_at", "updated_at"],
+                chunk.len()
+            )
+        );
+        txn.execute_raw(Statement::from_sql_and_values(
+            ctx.db.backend,
+            sql,
+            chunk.concat(),
+        ))
+        .await?;
+    }
+    txn.commit().await?;
+    let ids = ctx
+        .db
+        .read
+        .query_all_raw(Statement::from_string(
+            ctx.db.backend,
+            "SELECT id FROM users WHERE email LIKE 'contact%@customers.example' AND role = 'customer' ORDER BY id",
+        ))
+        .await?
+        .iter()
+        .filter_map(|r| r.try_get_by_index::<i64>(0).ok())
+        .collect();
+    Ok(ids)
+}
+
+/// The first column of the first row of `sql`.
+pub(super) async fn scalar(ctx: &Ctx, sql: &str) -> anyhow::Result<i64> {
+    let row = ctx
+        .db
+        .read
+        .query_one_raw(Statement::from_string(ctx.db.backend, sql))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no row from {sql}"))?;
+    Ok(row.try_get_by_index::<i64>(0)?)
 }
 
 #[cfg(test)]

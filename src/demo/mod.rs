@@ -20,6 +20,7 @@ use crate::users::service::{self as users, NewUser};
 pub const DEMO_PASSWORD: &str = "triage-demo";
 
 mod bulk;
+mod files;
 mod insert;
 pub(crate) mod text;
 

@@ -75,7 +75,7 @@ pub async fn list_views_as(
         |r: &RowWithExtras| SortKeys::of(&sort, &r.ticket),
         limit,
     );
-    let views = view::views_of(&ctx.db.read, rows, ctx.clock.now_micros()).await?;
+    let views = view::views_of(rows, ctx.clock.now_micros())?;
     Ok((actor, views, next))
 }
 

@@ -77,6 +77,7 @@ both_backends!(
             .await;
         let view = app.get(&format!("/api/v1/tickets/{one}"), &admin).await;
         assert_eq!(view.ok(200)["rating"]["score"], 5, "{:?}", view.body);
+        seeded_files_are_real(&app, &admin).await;
         // A closed ticket has a thread, due times and history.
         let closed = ticket::Entity::find()
             .filter(ticket::Column::Status.eq("closed"))
@@ -245,6 +246,74 @@ both_backends!(
         assert_eq!(total, before + created);
     }
 );
+
+/// Seeded files: on about a tenth of the tickets' opening posts, shown by the ticket view and
+/// list pages exactly as the rows say (in upload order), their bytes downloadable.
+async fn seeded_files_are_real(app: &TestApp, admin: &str) {
+    let with_files = app
+        .scalar("SELECT COUNT(DISTINCT ticket_id) FROM attachments")
+        .await;
+    assert!((200..=400).contains(&with_files), "{with_files} of 3000");
+    let on_replies = app
+        .scalar("SELECT COUNT(*) FROM attachments WHERE message_row IS NOT NULL")
+        .await;
+    assert_eq!(on_replies, 0, "seeded files belong to opening posts");
+    let two = app
+        .scalar("SELECT MIN(ticket_id) FROM (SELECT ticket_id FROM attachments GROUP BY ticket_id HAVING COUNT(*) = 2) t")
+        .await;
+    let view = app.get(&format!("/api/v1/tickets/{two}"), admin).await;
+    let files = view.ok(200)["attachments"].as_array().unwrap().clone();
+    let sql = "SELECT id, filename, content_type, size FROM attachments WHERE ticket_id = CAST($1 AS BIGINT) ORDER BY id";
+    let key = two.to_string();
+    let ids: Vec<i64> = column(app, sql, &key, "id").await;
+    let names: Vec<String> = column(app, sql, &key, "filename").await;
+    let sizes: Vec<i64> = column(app, sql, &key, "size").await;
+    assert_eq!(files.len(), 2, "{files:?}");
+    for (i, f) in files.iter().enumerate() {
+        assert_eq!(f["id"], ids[i]);
+        assert_eq!(f["filename"], names[i].as_str());
+        assert_eq!(f["size"], sizes[i]);
+    }
+    // A list page carries each ticket's files too.
+    let page = app.get("/api/v1/tickets?limit=100", admin).await;
+    let page = page.ok(200)["data"].as_array().unwrap().clone();
+    let mut shown = 0;
+    for t in &page {
+        let count = app
+            .scalar(&format!(
+                "SELECT COUNT(*) FROM attachments WHERE ticket_id = {}",
+                t["id"]
+            ))
+            .await;
+        let listed = t["attachments"].as_array().unwrap().len() as i64;
+        assert_eq!(listed, count, "ticket {}", t["id"]);
+        shown += listed;
+    }
+    assert!(shown > 0, "a page of 100 has some files");
+    // The stored bytes behind a seeded screenshot are a real PNG of the recorded size.
+    let png = app
+        .scalar("SELECT MIN(id) FROM attachments WHERE content_type = 'image/png'")
+        .await;
+    let owner = app
+        .scalar(&format!(
+            "SELECT ticket_id FROM attachments WHERE id = {png}"
+        ))
+        .await;
+    let size = app
+        .scalar(&format!("SELECT size FROM attachments WHERE id = {png}"))
+        .await;
+    let got = crate::attachments::fetch(
+        app,
+        &format!("/api/v1/tickets/{owner}/attachments/{png}"),
+        Some(admin),
+    )
+    .await;
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.headers()["content-type"], "image/png");
+    let bytes = got.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
+    assert_eq!(bytes.len() as i64, size);
+}
 
 /// Ticket ids matching `word` in the list's default order, straight from SQL (all matches
 /// read and sorted: the plan the list uses only for rare words).
