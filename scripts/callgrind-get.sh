@@ -5,13 +5,16 @@
 # keep-alive connection (curl), and prints the instructions per read. The profile is left in
 # $OUT for callgrind_annotate.
 #
-#   scripts/callgrind-get.sh BIN DATA_DIR EMAIL PASSWORD [N]
+#   scripts/callgrind-get.sh BIN DATA_DIR EMAIL PASSWORD [N] [API_PATH]
+#
+# With API_PATH (e.g. '/tickets?status=open,waiting&priority=high&limit=50') every read is a
+# GET of that path instead of a different ticket each time.
 #
 # DATA_DIR is the server's data directory (its secret key); TRIAGE_DATABASE_URL selects
 # PostgreSQL as for `serve`. EMAIL/PASSWORD: an admin account of that database
 # (`triage user create --role admin`). Needs valgrind and curl.
 set -euo pipefail
-BIN=$1; DATA_DIR=$2; EMAIL=$3; PASSWORD=$4; N=${5:-2000}
+BIN=$1; DATA_DIR=$2; EMAIL=$3; PASSWORD=$4; N=${5:-2000}; API_PATH=${6:-}
 OUT=${OUT:-/tmp/triage-callgrind}
 PORT=${PORT:-47112}
 rm -rf "$OUT"; mkdir -p "$OUT"
@@ -27,10 +30,20 @@ ACCESS=$(curl -sf -X POST "$API/auth/login" -H 'content-type: application/json' 
   -d "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" | json_field access_token)
 TOKEN=$(curl -sf -X POST "$API/auth/tokens" -H "authorization: Bearer $ACCESS" \
   -H 'content-type: application/json' -d '{"name":"callgrind"}' | json_field token)
-curl -s -o /dev/null -H "authorization: Bearer $TOKEN" "$API/tickets/[1-200]"
+# One keep-alive connection for every read: with API_PATH, a curl config of N copies of it.
+reads() {
+  if [ -z "$API_PATH" ]; then
+    curl -s -o /dev/null -w '%{http_code}\n' -H "authorization: Bearer $TOKEN" \
+      "$API/tickets/[$(($1 + 1))-$(($1 + $2))]"
+  else
+    for _ in $(seq 1 "$2"); do printf 'url = "%s"\noutput = "/dev/null"\n' "$API$API_PATH"; done \
+      >"$OUT/reads.curl"
+    curl -s -w '%{http_code}\n' -H "authorization: Bearer $TOKEN" -K "$OUT/reads.curl"
+  fi
+}
+reads 0 200 >/dev/null
 callgrind_control --zero "$VP" >/dev/null
-curl -s -o /dev/null -w '%{http_code}\n' -H "authorization: Bearer $TOKEN" \
-  "$API/tickets/[1001-$((1000 + N))]" | sort | uniq -c >"$OUT/statuses"
+reads 1000 "$N" | sort | uniq -c >"$OUT/statuses"
 callgrind_control --dump "$VP" >/dev/null
 kill -INT "$VP"; wait "$VP" 2>/dev/null || true
 trap - EXIT

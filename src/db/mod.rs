@@ -271,10 +271,7 @@ impl Db {
             return self.read_with(stmt, decoder).await;
         };
         let read = c.read(stmt).await?;
-        read.rows
-            .iter()
-            .map(|r| decoder.decode(&direct::Shifted(r, read.shift)))
-            .collect()
+        direct::decode_all(&read.rows, read.shift, decoder)
     }
 
     /// The first row of a short by-key read, folded on PostgreSQL with concurrent reads of
@@ -300,7 +297,7 @@ impl Db {
             Some(k) => k.query_all(&stmt).await?,
             None => self.read.query_all_raw(stmt).await?,
         };
-        rows.iter().map(|r| decoder.decode(r)).collect()
+        direct::decode_all(&rows, 0, decoder)
     }
 
     /// Runs one write statement on its own (committed when it returns): on PostgreSQL on a

@@ -344,3 +344,56 @@ async fn tickets_of_direct_batches_are_found_at_once() {
     .await
     .expect("the index matches the tickets");
 }
+
+/// A cell read as an optional string (a decoder for the checks below).
+struct Texts;
+
+impl triage::db::direct::Decode for Texts {
+    type Row = (i64, Option<String>);
+    fn decode(&self, row: &impl triage::db::direct::Cells) -> Result<Self::Row, sea_orm::DbErr> {
+        Ok((row.at(0)?, row.at(1)?))
+    }
+}
+
+/// The same columns read as integers.
+struct Numbers;
+
+impl triage::db::direct::Decode for Numbers {
+    type Row = (i64, Option<i64>);
+    fn decode(&self, row: &impl triage::db::direct::Cells) -> Result<Self::Row, sea_orm::DbErr> {
+        Ok((row.at(0)?, row.at(1)?))
+    }
+}
+
+crate::both_backends!(
+    rows_of_a_result_decode_alike_and_types_are_still_checked,
+    |app: TestApp| async move {
+        use sea_orm::Statement;
+        let db = &app.ctx.db;
+        let sql = "SELECT CAST(1 AS BIGINT) AS n, CAST(NULL AS TEXT) AS t \
+                   UNION ALL SELECT 2, 'two' UNION ALL SELECT 3, NULL \
+                   UNION ALL SELECT 4, 'four' ORDER BY 1";
+        let stmt = || Statement::from_string(db.backend, sql);
+        // Many rows (types learnt on the first non-NULL cell) and one row read the same.
+        let all = db.read_pooled(stmt(), &Texts).await.expect("rows");
+        let want: Vec<(i64, Option<String>)> = vec![
+            (1, None),
+            (2, Some("two".into())),
+            (3, None),
+            (4, Some("four".into())),
+        ];
+        assert_eq!(all, want);
+        let one = "SELECT CAST(9 AS BIGINT) AS n, 'nine' AS t";
+        let one = Statement::from_string(db.backend, one);
+        let one = db.read_pooled(one, &Texts).await.expect("row");
+        assert_eq!(one, vec![(9, Some("nine".to_string()))]);
+        // Text read as a number fails although the first row's cell is NULL (nothing learnt
+        // from it) and on every path.
+        let err = db.read_pooled(stmt(), &Numbers).await;
+        assert!(err.is_err(), "text decoded as a number: {err:?}");
+        let single = "SELECT CAST(9 AS BIGINT) AS n, 'nine' AS t";
+        let single = Statement::from_string(db.backend, single);
+        let err = db.read_pooled(single, &Numbers).await;
+        assert!(err.is_err(), "text decoded as a number: {err:?}");
+    }
+);

@@ -23,7 +23,7 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub ctx: Ctx,
-    _dir: tempfile::TempDir,
+    dir: std::sync::Arc<tempfile::TempDir>,
 }
 
 /// An HTTP answer: status and JSON (or text wrapped as a JSON string).
@@ -145,7 +145,7 @@ impl TestApp {
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
             ctx,
-            _dir: dir,
+            dir: std::sync::Arc::new(dir),
         }
     }
 
@@ -305,6 +305,7 @@ macro_rules! both_backends {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 let app = TestApp::spawn(Backend::Sqlite).await;
+                let _dir = app.dir_guard();
                 ($body)(app).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -314,6 +315,7 @@ macro_rules! both_backends {
                     return;
                 }
                 let app = TestApp::spawn(Backend::Postgres).await;
+                let _dir = app.dir_guard();
                 ($body)(app).await;
             }
         }
@@ -343,6 +345,13 @@ macro_rules! on_both {
 }
 
 impl TestApp {
+    /// A hold on the data directory. A test body's `async move` block captures only the fields
+    /// it uses: one that touches only `app.ctx` dropped the rest of the app, directory and
+    /// database file included, while the pools still had it open (new connections then failed).
+    pub fn dir_guard(&self) -> std::sync::Arc<tempfile::TempDir> {
+        self.dir.clone()
+    }
+
     /// An app whose mail goes to `sink` from support@acme.test.
     pub async fn with_mail(backend: Backend, sink: &crate::sinks::SmtpSink) -> TestApp {
         let url = sink.url();
