@@ -227,6 +227,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: &[],
         postgres: &[],
     },
+    Migration {
+        version: 13,
+        name: "each ticket's count of opening-post files, kept by triggers",
+        common: super::schema_files::COMMON,
+        sqlite: super::schema_files::SQLITE,
+        postgres: super::schema_files::POSTGRES,
+    },
 ];
 
 /// Applies every pending migration; safe to call from several processes at once.

@@ -18,6 +18,7 @@ pub mod pg_pool;
 pub mod pipeline;
 mod schema_counts;
 mod schema_desk;
+mod schema_files;
 mod schema_kb;
 mod schema_mail;
 pub(crate) mod schema_search;

@@ -296,9 +296,10 @@ pub(super) fn with_extras(
             "x_tags",
         )
         .column_as(
+            // `opening_files` (kept by triggers) spares the probe for tickets without files.
             Expr::cust(format!(
-                "(SELECT {files} FROM attachments WHERE attachments.ticket_id = tickets.id \
-                 AND attachments.message_row IS NULL)"
+                "CASE WHEN tickets.opening_files > 0 THEN (SELECT {files} FROM attachments \
+                 WHERE attachments.ticket_id = tickets.id AND attachments.message_row IS NULL) END"
             )),
             "x_files",
         )

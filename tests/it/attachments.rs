@@ -312,3 +312,84 @@ both_backends!(
         assert_eq!(list[0]["attachments"][0]["filename"], "invoice.pdf");
     }
 );
+
+both_backends!(
+    opening_file_counts_follow_uploads_replies_merges_and_deletes,
+    |app: TestApp| async move {
+        let (_, agent) = app.user(Role::Agent, "Sam").await;
+        let count = |id: i64| {
+            let app = &app;
+            async move {
+                app.scalar(&format!(
+                    "SELECT opening_files FROM tickets WHERE id = {id}"
+                ))
+                .await
+            }
+        };
+        let opening = |form: Form| {
+            let app = &app;
+            async move {
+                let r = send(app, "/api/v1/tickets/submit", None, form).await;
+                let number = r.ok(201)["ticket_id"].as_str().unwrap().to_string();
+                app.scalar(&format!("SELECT id FROM tickets WHERE number = '{number}'"))
+                    .await
+            }
+        };
+        let a = opening(
+            submit_form()
+                .part("attachments", file("one.png", PNG, "image/png"))
+                .part("attachments", file("two.txt", b"log lines", "text/plain")),
+        )
+        .await;
+        let b =
+            opening(submit_form().part("attachments", file("three.txt", b"more", "text/plain")))
+                .await;
+        let plain = opening(submit_form()).await;
+        assert_eq!(
+            (count(a).await, count(b).await, count(plain).await),
+            (2, 1, 0)
+        );
+        // A reply's files are the reply's, not the opening post's.
+        let reply = Form::new()
+            .text("body", "Another file")
+            .part("attachments", file("four.txt", b"reply", "text/plain"));
+        send(
+            &app,
+            &format!("/api/v1/tickets/{a}/comments"),
+            Some(&agent),
+            reply,
+        )
+        .await
+        .ok(201);
+        assert_eq!(count(a).await, 2);
+        let view = app.get(&format!("/api/v1/tickets/{a}"), &agent).await;
+        assert_eq!(view.ok(200)["attachments"].as_array().unwrap().len(), 2);
+        let view = app.get(&format!("/api/v1/tickets/{plain}"), &agent).await;
+        assert_eq!(view.ok(200)["attachments"], serde_json::json!([]));
+        // Merged, b's opening files become a message's files on a.
+        app.post(
+            &format!("/api/v1/tickets/{b}/merge"),
+            &agent,
+            serde_json::json!({"into": a}),
+        )
+        .await
+        .ok(200);
+        assert_eq!((count(a).await, count(b).await), (2, 0));
+        let view = app.get(&format!("/api/v1/tickets/{a}"), &agent).await;
+        let names: Vec<String> = view.ok(200)["attachments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["filename"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(names, ["one.png", "two.txt"]);
+        assert_eq!(app.opening_files_drift().await, 0);
+        // Deleting a ticket deletes its files' rows; no count is left behind anywhere.
+        let (_, admin) = app.user(Role::Admin, "Boss").await;
+        app.delete(&format!("/api/v1/tickets/{a}"), &admin)
+            .await
+            .ok(204);
+        assert_eq!(app.scalar("SELECT COUNT(*) FROM attachments").await, 0);
+        assert_eq!(app.opening_files_drift().await, 0);
+    }
+);

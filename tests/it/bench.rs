@@ -258,6 +258,12 @@ async fn seeded_files_are_real(app: &TestApp, admin: &str) {
         .scalar("SELECT COUNT(*) FROM attachments WHERE message_row IS NOT NULL")
         .await;
     assert_eq!(on_replies, 0, "seeded files belong to opening posts");
+    // The triggers counted them on their tickets.
+    let counted = app
+        .scalar("SELECT COUNT(*) FROM tickets WHERE opening_files > 0")
+        .await;
+    assert_eq!(counted, with_files);
+    assert_eq!(app.opening_files_drift().await, 0);
     let two = app
         .scalar("SELECT MIN(ticket_id) FROM (SELECT ticket_id FROM attachments GROUP BY ticket_id HAVING COUNT(*) = 2) t")
         .await;

@@ -281,6 +281,16 @@ impl TestApp {
         self.ctx.clock.advance(by);
     }
 
+    /// Tickets whose `opening_files` differs from their opening post's attachment rows (the
+    /// triggers keep it; zero when they did).
+    pub async fn opening_files_drift(&self) -> i64 {
+        self.scalar(
+            "SELECT COUNT(*) FROM tickets WHERE opening_files <> (SELECT COUNT(*) FROM attachments a \
+             WHERE a.ticket_id = tickets.id AND a.message_row IS NULL)",
+        )
+        .await
+    }
+
     /// The one integer a statement of no parameters answers (a count, say).
     pub async fn scalar(&self, sql: &str) -> i64 {
         use sea_orm::{ConnectionTrait, Statement};
