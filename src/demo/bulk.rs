@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Value};
 
-use super::insert::{insert_customers, insert_rows, scalar};
+use super::insert::{first_column, insert_customers, insert_rows, scalar};
 use super::text::{AGENT_REPLIES, AREAS, CUSTOMER_REPLIES, DETAILS, NOTES, SAMPLES};
 use crate::context::Ctx;
 use crate::sla::{self, Clock, Policy};
@@ -54,17 +54,11 @@ pub async fn seed_bulk(
     let started = Instant::now();
     anyhow::ensure!(!agents.is_empty(), "bulk seeding needs at least one agent");
     let customers = insert_customers(ctx, (n / 50).clamp(20, 20_000)).await?;
-    let categories: Vec<String> = ctx
-        .db
-        .read
-        .query_all_raw(Statement::from_string(
-            ctx.db.backend,
-            "SELECT slug FROM categories WHERE active ORDER BY position, id",
-        ))
-        .await?
-        .iter()
-        .filter_map(|r| r.try_get_by_index::<String>(0).ok())
-        .collect();
+    let categories: Vec<String> = first_column(
+        ctx,
+        "SELECT slug FROM categories WHERE active ORDER BY position, id",
+    )
+    .await?;
     anyhow::ensure!(
         !categories.is_empty(),
         "no active categories to file tickets under"

@@ -92,18 +92,26 @@ pub(super) async fn insert_customers(ctx: &Ctx, count: usize) -> anyhow::Result<
         .await?;
     }
     txn.commit().await?;
-    let ids = ctx
+    first_column(
+        ctx,
+        "SELECT id FROM users WHERE email LIKE 'contact%@customers.example' AND role = 'customer' ORDER BY id",
+    )
+    .await
+}
+
+/// The first column of every row of `sql` (cells that do not read as `T` left out).
+pub(super) async fn first_column<T: sea_orm::TryGetable>(
+    ctx: &Ctx,
+    sql: &str,
+) -> anyhow::Result<Vec<T>> {
+    Ok(ctx
         .db
         .read
-        .query_all_raw(Statement::from_string(
-            ctx.db.backend,
-            "SELECT id FROM users WHERE email LIKE 'contact%@customers.example' AND role = 'customer' ORDER BY id",
-        ))
+        .query_all_raw(Statement::from_string(ctx.db.backend, sql))
         .await?
         .iter()
-        .filter_map(|r| r.try_get_by_index::<i64>(0).ok())
-        .collect();
-    Ok(ids)
+        .filter_map(|r| r.try_get_by_index::<T>(0).ok())
+        .collect())
 }
 
 /// The first column of the first row of `sql`.
