@@ -67,7 +67,7 @@ impl Cells for QueryResult {
 /// row of a result has the same columns (one row description), so a column whose type matched
 /// once matches on every row; later rows of the result are decoded without the check.
 #[derive(Default)]
-pub struct CheckedColumns(std::cell::RefCell<Vec<Option<TypeId>>>);
+struct CheckedColumns(std::cell::RefCell<Vec<Option<TypeId>>>);
 
 impl CheckedColumns {
     fn knows<T: 'static>(&self, idx: usize) -> bool {
@@ -84,11 +84,9 @@ impl CheckedColumns {
 }
 
 /// A row of a result whose rows are all read through the same [`CheckedColumns`].
-pub struct OfResult<'a> {
-    /// The row.
-    pub row: &'a QueryResult,
-    /// The result's checked columns.
-    pub checked: &'a CheckedColumns,
+struct OfResult<'a> {
+    row: &'a QueryResult,
+    checked: &'a CheckedColumns,
 }
 
 impl Cells for OfResult<'_> {
@@ -129,7 +127,7 @@ fn pg_err(e: sqlx::Error) -> DbErr {
 
 /// Decodes every row of one result from column `shift` on, checking each column's type once
 /// (see [`CheckedColumns`]).
-pub fn decode_all<D: Decode>(
+pub(crate) fn decode_all<D: Decode>(
     rows: &[QueryResult],
     shift: usize,
     decoder: &D,
