@@ -9,6 +9,7 @@ pub mod mail;
 pub mod report;
 pub mod server;
 pub mod settle;
+pub mod steal;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -165,6 +166,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<RunReport> {
             );
         }
         let seconds = Duration::from_secs(opts.seconds);
+        let cpu_before = steal::now();
         let mut r = match (s.as_str(), &server_config) {
             ("mail", Some(config)) => {
                 // Its own connections to the server's database, as a mailgate process has.
@@ -177,8 +179,14 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<RunReport> {
             _ => load::drive(target.clone(), s, clients, seconds, probe.as_ref()).await,
         };
         r.settled = settled;
+        r.steal_pct = steal::between(cpu_before, steal::now());
         let line = report::table(std::slice::from_ref(&r));
         println!("{}", line.lines().nth(1).unwrap_or(""));
+        if let Some(p) = r.steal_pct.filter(|p| *p > steal::HIGH_PCT) {
+            eprintln!(
+                "  the host stole {p:.0} % of the CPU time during {s}: not comparable with a quiet host's figures"
+            );
+        }
         if let Some(e) = &r.first_error {
             eprintln!("  first error in {s}: {e}");
         }

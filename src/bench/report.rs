@@ -31,6 +31,8 @@ pub struct ScenarioResult {
     pub first_error: Option<String>,
     /// The wait for the server's background jobs before the scenario, when there was one.
     pub settled: Option<super::settle::Settled>,
+    /// CPU time the hypervisor gave to other guests during the scenario, % (Linux).
+    pub steal_pct: Option<f64>,
 }
 
 /// Percentile (0–100) of sorted microsecond latencies, in milliseconds (nearest rank).
@@ -72,6 +74,7 @@ pub fn summarise(
         rss_peak_mb,
         first_error,
         settled: None,
+        steal_pct: None,
     }
 }
 
@@ -101,7 +104,7 @@ pub struct RunReport {
 /// The results as an aligned text table.
 pub fn table(results: &[ScenarioResult]) -> String {
     let mut out = format!(
-        "{:<11} {:>7} {:>9} {:>10} {:>8} {:>8} {:>8} {:>9} {:>7} {:>8}\n",
+        "{:<11} {:>7} {:>9} {:>10} {:>8} {:>8} {:>8} {:>9} {:>7} {:>8} {:>7}\n",
         "scenario",
         "clients",
         "requests",
@@ -111,11 +114,12 @@ pub fn table(results: &[ScenarioResult]) -> String {
         "p99 ms",
         "max ms",
         "errors",
-        "RSS MB"
+        "RSS MB",
+        "steal %"
     );
     for r in results {
         out.push_str(&format!(
-            "{:<11} {:>7} {:>9} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>9.2} {:>7} {:>8}\n",
+            "{:<11} {:>7} {:>9} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>9.2} {:>7} {:>8} {:>7}\n",
             r.scenario,
             r.clients,
             r.ok,
@@ -127,6 +131,9 @@ pub fn table(results: &[ScenarioResult]) -> String {
             r.errors,
             r.rss_peak_mb
                 .map(|m| format!("{m:.0}"))
+                .unwrap_or_else(|| "-".into()),
+            r.steal_pct
+                .map(|p| format!("{p:.1}"))
                 .unwrap_or_else(|| "-".into())
         ));
     }

@@ -169,6 +169,9 @@ both_backends!(
             // The server reports its queue, so every scenario began on a settled one.
             let settled = r.settled.expect("waited for background jobs");
             assert!(!settled.timed_out, "{}: {settled:?}", r.scenario);
+            // Linux counts the CPU time the hypervisor took, so each scenario says how much.
+            let steal = r.steal_pct.expect("steal measured from /proc/stat");
+            assert!((0.0..=100.0).contains(&steal), "{}: {steal}", r.scenario);
         }
         // Every acknowledged create is in the database.
         let created = report.results[0].ok;
@@ -180,6 +183,7 @@ both_backends!(
         let saved: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
         assert_eq!(saved["results"][0]["scenario"], json!("create"));
+        assert!(saved["results"][0]["steal_pct"].is_number());
         let _ = std::fs::remove_file(out);
     }
 );
