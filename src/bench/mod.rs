@@ -250,10 +250,13 @@ async fn prepare_database(
         let progress = |done: usize, total: usize| progress_bar(done, total, started);
         let r = crate::demo::seed_bulk(&ctx, &agents, want - have, &progress).await?;
         eprintln!(
-            "seeded {} tickets, {} messages, {} contacts in {:.1} s ({:.0} tickets/s)",
+            "seeded {} tickets, {} messages, {} contacts, {} tags, {} ratings, {} files in {:.1} s ({:.0} tickets/s)",
             r.tickets,
             r.messages,
             r.customers,
+            r.extras.tags,
+            r.extras.ratings,
+            r.extras.files,
             r.seconds,
             r.tickets as f64 / r.seconds.max(0.001)
         );

@@ -31,6 +31,8 @@ pub struct BulkReport {
     pub messages: usize,
     /// Customer contacts inserted.
     pub customers: usize,
+    /// Tag rows, ratings and opening-post files inserted.
+    pub extras: Extras,
     /// Wall-clock seconds.
     pub seconds: f64,
 }
@@ -89,7 +91,7 @@ pub async fn seed_bulk(
     let loaded = load(ctx, pools, first_id, n, now, progress).await;
     // Also after a failed load; what is not built here is built at the next start.
     crate::db::deferred::rebuild(&ctx.db).await?;
-    let messages = loaded?;
+    let (messages, extras) = loaded?;
     if ctx.db.backend == DatabaseBackend::Postgres {
         // Explicit ids leave the sequence behind; move it past them.
         ctx.db
@@ -108,6 +110,7 @@ pub async fn seed_bulk(
         tickets: n,
         messages,
         customers: customers.len(),
+        extras,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
@@ -118,7 +121,18 @@ const DEFER_INDEXES_FROM: usize = 20_000;
 /// The tables a bulk load fills.
 const BULK_TABLES: &[&str] = &["tickets", "messages", "ticket_events"];
 
-/// Generates and inserts the rows; returns how many messages went in.
+/// Rows a bulk load adds beside tickets, messages and contacts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras {
+    /// Tag rows (a ticket has 0–3).
+    pub tags: usize,
+    /// Satisfaction ratings.
+    pub ratings: usize,
+    /// Files on opening posts.
+    pub files: usize,
+}
+
+/// Generates and inserts the rows; returns how many messages and other rows went in.
 async fn load(
     ctx: &Ctx,
     pools: Pools,
@@ -126,7 +140,7 @@ async fn load(
     n: usize,
     now: i64,
     progress: &(dyn Fn(usize, usize) + Sync),
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<(usize, Extras)> {
     // Rows are made on a blocking thread while the previous batch is written, so generating
     // text and values (about half of the time) overlaps the database's work.
     let (batches, mut arriving) = tokio::sync::mpsc::channel::<Batch>(1);
@@ -146,6 +160,7 @@ async fn load(
         }
     });
     let mut messages = 0;
+    let mut extras = Extras::default();
     let mut done = 0;
     while let Some(Batch {
         tickets,
@@ -157,6 +172,9 @@ async fn load(
     }) = arriving.recv().await
     {
         messages += thread.len();
+        extras.tags += tags.len();
+        extras.ratings += ratings.len();
+        extras.files += files.len();
         let txn = ctx.db.begin().await?;
         insert_rows(&txn, ctx.db.backend, "tickets", TICKET_COLS, &tickets).await?;
         insert_rows(
@@ -201,7 +219,7 @@ async fn load(
         .await
         .map_err(|e| anyhow::anyhow!("bulk row generation failed: {e}"))?;
     anyhow::ensure!(done == n, "bulk seed stopped after {done} of {n} tickets");
-    Ok(messages)
+    Ok((messages, extras))
 }
 
 const RATING_COLS: &[&str] = &[

@@ -24,7 +24,7 @@ mod files;
 mod insert;
 pub(crate) mod text;
 
-pub use bulk::{BulkReport, seed_bulk};
+pub use bulk::{BulkReport, Extras, seed_bulk};
 use text::{AGENT_REPLIES, CUSTOMER_REPLIES, FIRST, LAST, NOTES, SAMPLES};
 
 async fn ensure_user(ctx: &Ctx, email: &str, name: &str, role: Role) -> anyhow::Result<Actor> {
@@ -116,8 +116,14 @@ pub async fn load(ctx: &Ctx, n: usize) -> anyhow::Result<()> {
         };
         let r = seed_bulk(ctx, &ids, n, &progress).await?;
         println!(
-            "Bulk data loaded: {} tickets, {} messages, {} contacts in {:.1} s.",
-            r.tickets, r.messages, r.customers, r.seconds
+            "Bulk data loaded: {} tickets, {} messages, {} contacts, {} tags, {} ratings, {} files in {:.1} s.",
+            r.tickets,
+            r.messages,
+            r.customers,
+            r.extras.tags,
+            r.extras.ratings,
+            r.extras.files,
+            r.seconds
         );
         print_logins();
         return Ok(());

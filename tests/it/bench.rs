@@ -59,6 +59,12 @@ both_backends!(
             );
         }
         let tag_rows = app.scalar("SELECT COUNT(*) FROM ticket_tags").await;
+        // The report counts what went in.
+        assert_eq!(r.extras.tags as i64, tag_rows);
+        let ratings = app.scalar("SELECT COUNT(*) FROM ratings").await;
+        assert_eq!(r.extras.ratings as i64, ratings);
+        let files = app.scalar("SELECT COUNT(*) FROM attachments").await;
+        assert_eq!(r.extras.files as i64, files);
         assert!(
             (2400..=3600).contains(&tag_rows),
             "~0.9 tags a ticket: {tag_rows}"
