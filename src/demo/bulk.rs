@@ -115,6 +115,22 @@ pub async fn seed_bulk(
     })
 }
 
+impl std::fmt::Display for BulkReport {
+    /// "N tickets, N messages, … in S s": what `demo-data` and `bench` print after a load.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Extras {
+            tags,
+            ratings,
+            files,
+        } = self.extras;
+        write!(
+            f,
+            "{} tickets, {} messages, {} contacts, {tags} tags, {ratings} ratings, {files} files in {:.1} s",
+            self.tickets, self.messages, self.customers, self.seconds
+        )
+    }
+}
+
 /// Loads smaller than this keep their indexes (rebuilding costs more than it saves).
 const DEFER_INDEXES_FROM: usize = 20_000;
 

@@ -30,6 +30,7 @@ mod reconnect;
 mod reports;
 mod s3;
 mod search_budget;
+mod seed;
 mod shutdown;
 mod sla;
 mod tickets;
