@@ -234,6 +234,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: super::schema_files::SQLITE,
         postgres: super::schema_files::POSTGRES,
     },
+    Migration {
+        version: 14,
+        name: "each ticket's tags on its row, kept by triggers (PostgreSQL)",
+        common: &[],
+        sqlite: &[],
+        postgres: super::schema_tags::POSTGRES,
+    },
 ];
 
 /// Applies every pending migration; safe to call from several processes at once.

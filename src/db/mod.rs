@@ -22,6 +22,7 @@ mod schema_files;
 mod schema_kb;
 mod schema_mail;
 pub(crate) mod schema_search;
+mod schema_tags;
 mod schema_web;
 pub(crate) mod tx;
 

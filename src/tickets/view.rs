@@ -250,13 +250,15 @@ pub(super) fn with_extras(
 ) -> Select<ticket::Entity> {
     // Files come as one JSON array per ticket, so a ticket with files costs no second
     // statement (the array's order is fixed after parsing: aggregates promise none).
+    // PostgreSQL keeps each ticket's tags on its row (migration 14, `db::schema_tags`).
     let (tags, files) = match backend {
         DatabaseBackend::Postgres => (
-            "string_agg(tag, chr(31))",
+            "tickets.tag_list",
             "json_agg(json_build_array(id, filename, content_type, size))::text",
         ),
         _ => (
-            "group_concat(tag, char(31))",
+            "(SELECT group_concat(tag, char(31)) FROM ticket_tags \
+             WHERE ticket_tags.ticket_id = tickets.id)",
             "json_group_array(json_array(id, filename, content_type, size))",
         ),
     };
@@ -289,12 +291,7 @@ pub(super) fn with_extras(
             "x_requester_email",
         )
         .column_as(Expr::col((assignee, user::Column::Name)), "x_assignee_name")
-        .column_as(
-            Expr::cust(format!(
-                "(SELECT {tags} FROM ticket_tags WHERE ticket_tags.ticket_id = tickets.id)"
-            )),
-            "x_tags",
-        )
+        .column_as(Expr::cust(tags), "x_tags")
         .column_as(
             // `opening_files` (kept by triggers) spares the probe for tickets without files.
             Expr::cust(format!(

@@ -291,6 +291,20 @@ impl TestApp {
         .await
     }
 
+    /// Tickets whose `tag_list` (PostgreSQL's copy of their tags, kept by triggers) differs
+    /// from their `ticket_tags` rows; SQLite keeps no copy, so none there.
+    pub async fn tag_list_drift(&self) -> i64 {
+        if self.ctx.db.backend != sea_orm::DatabaseBackend::Postgres {
+            return 0;
+        }
+        self.scalar(
+            "SELECT COUNT(*) FROM tickets WHERE tag_list IS DISTINCT FROM \
+             (SELECT string_agg(tag, chr(31) ORDER BY tag COLLATE \"C\") FROM ticket_tags \
+              WHERE ticket_tags.ticket_id = tickets.id)",
+        )
+        .await
+    }
+
     /// The one integer a statement of no parameters answers (a count, say).
     pub async fn scalar(&self, sql: &str) -> i64 {
         use sea_orm::{ConnectionTrait, Statement};

@@ -33,6 +33,7 @@ mod search_budget;
 mod seed;
 mod shutdown;
 mod sla;
+mod tags;
 mod tickets;
 mod visibility;
 mod web;

@@ -1,0 +1,166 @@
+//! A ticket's tags as views show them follow every write of its tags: creation, edits, bulk
+//! tagging, merges and deletion. On PostgreSQL views read the copy triggers keep on the
+//! ticket's row (migration 14), so these also hold the copy to the `ticket_tags` rows.
+
+use crate::both_backends;
+use crate::harness::{Backend, TestApp, pg_url};
+use serde_json::{Value, json};
+use triage::tickets::model::Role;
+
+/// Tags of ticket `id` in its own view and in a list page filtered by its first tag.
+async fn tags_seen(app: &TestApp, token: &str, id: i64) -> Vec<String> {
+    let view = app.get(&format!("/api/v1/tickets/{id}"), token).await;
+    let tags: Vec<String> = view.ok(200)["tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .map(|t| t.as_str().expect("a tag").to_string())
+        .collect();
+    if let Some(first) = tags.first() {
+        let page = app
+            .get(&format!("/api/v1/tickets?tag={first}&limit=100"), token)
+            .await;
+        let listed: Vec<Value> = page.ok(200)["data"].as_array().expect("data").clone();
+        let row = listed
+            .iter()
+            .find(|t| t["id"] == id)
+            .expect("the ticket is listed under its tag");
+        assert_eq!(row["tags"], json!(tags), "list and view agree");
+    }
+    tags
+}
+
+both_backends!(
+    tags_in_views_follow_creates_edits_bulk_merges_and_deletes,
+    |app: TestApp| async move {
+        let (_, agent) = app.user(Role::Agent, "Tagger").await;
+        let (_, admin) = app.user(Role::Admin, "Boss").await;
+        let create = |subject: &'static str, tags: Value| {
+            let (app, agent) = (&app, &agent);
+            async move {
+                let r = app
+                    .post(
+                        "/api/v1/tickets",
+                        agent,
+                        json!({"subject": subject, "description": "Tags follow the ticket.",
+                               "category": "technical", "tags": tags,
+                               "requester": {"name": "Ada", "email": "ada@example.com"}}),
+                    )
+                    .await;
+                r.ok(201)["id"].as_i64().expect("id")
+            }
+        };
+        let a = create("Printer jams", json!(["Printer", "floor-2"])).await;
+        let b = create("Printer again", json!(["urgent"])).await;
+        let plain = create("No labels", json!([])).await;
+        assert_eq!(tags_seen(&app, &agent, a).await, ["floor-2", "printer"]);
+        assert_eq!(tags_seen(&app, &agent, plain).await, Vec::<String>::new());
+        assert_eq!(app.tag_list_drift().await, 0);
+
+        // Edits replace the set; an empty set leaves none.
+        app.patch(
+            &format!("/api/v1/tickets/{plain}"),
+            &agent,
+            json!({"tags": ["zeta", "alpha"]}),
+        )
+        .await
+        .ok(200);
+        assert_eq!(tags_seen(&app, &agent, plain).await, ["alpha", "zeta"]);
+        app.patch(
+            &format!("/api/v1/tickets/{plain}"),
+            &agent,
+            json!({"tags": []}),
+        )
+        .await
+        .ok(200);
+        assert_eq!(tags_seen(&app, &agent, plain).await, Vec::<String>::new());
+
+        // Bulk tagging adds to what is there.
+        app.post(
+            "/api/v1/tickets/bulk",
+            &admin,
+            json!({"ids": [a, plain], "action": "tag", "value": "audit"}),
+        )
+        .await
+        .ok(200);
+        assert_eq!(
+            tags_seen(&app, &agent, a).await,
+            ["audit", "floor-2", "printer"]
+        );
+        assert_eq!(tags_seen(&app, &agent, plain).await, ["audit"]);
+        assert_eq!(app.tag_list_drift().await, 0);
+
+        // A merge brings the source's tags to the target.
+        app.post(
+            &format!("/api/v1/tickets/{b}/merge"),
+            &agent,
+            json!({"into": a}),
+        )
+        .await
+        .ok(200);
+        assert_eq!(
+            tags_seen(&app, &agent, a).await,
+            ["audit", "floor-2", "printer", "urgent"]
+        );
+        assert_eq!(app.tag_list_drift().await, 0);
+
+        // Deleting a ticket takes its tag rows along and leaves nothing stale.
+        app.delete(&format!("/api/v1/tickets/{a}"), &admin)
+            .await
+            .ok(204);
+        assert_eq!(
+            app.scalar(&format!(
+                "SELECT COUNT(*) FROM ticket_tags WHERE ticket_id = {a}"
+            ))
+            .await,
+            0
+        );
+        assert_eq!(app.tag_list_drift().await, 0);
+    }
+);
+
+both_backends!(
+    concurrent_tag_edits_of_one_ticket_leave_the_last_committed_set,
+    |app: TestApp| async move {
+        let (_, agent) = app.user(Role::Agent, "Racer").await;
+        let r = app
+            .post(
+                "/api/v1/tickets",
+                &agent,
+                json!({"subject": "Contended", "description": "Many hands at once.",
+                       "category": "technical", "tags": ["start"],
+                       "requester": {"name": "Bo", "email": "bo@example.com"}}),
+            )
+            .await;
+        let id = r.ok(201)["id"].as_i64().expect("id");
+        let app = std::sync::Arc::new(app);
+        let mut tasks = Vec::new();
+        for i in 0..12 {
+            let (app, agent) = (app.clone(), agent.clone());
+            tasks.push(tokio::spawn(async move {
+                let tags = json!([format!("set-{i}"), format!("x-{}", i % 3)]);
+                app.patch(
+                    &format!("/api/v1/tickets/{id}"),
+                    &agent,
+                    json!({ "tags": tags }),
+                )
+                .await
+                .status
+                .as_u16()
+            }));
+        }
+        for task in tasks {
+            assert_eq!(task.await.expect("task"), 200);
+        }
+        // Whichever edit committed last, the view shows exactly the rows stored.
+        let stored = app
+            .scalar(&format!(
+                "SELECT COUNT(*) FROM ticket_tags WHERE ticket_id = {id}"
+            ))
+            .await;
+        let seen = tags_seen(&app, &agent, id).await;
+        assert_eq!(seen.len() as i64, stored);
+        assert_eq!(seen.len(), 2, "one edit's set, not a mix: {seen:?}");
+        assert_eq!(app.tag_list_drift().await, 0);
+    }
+);
