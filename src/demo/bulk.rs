@@ -194,9 +194,7 @@ async fn load(
         let txn = ctx.db.begin().await?;
         let mut ticket_cols = TICKET_COLS.to_vec();
         if ctx.db.backend == DatabaseBackend::Postgres {
-            // The rows carry their tag lists; the tags' insert trigger need not rewrite them.
-            txn.execute_unprepared("SET LOCAL triage.tag_list_written = 'on'")
-                .await?;
+            // The rows carry their tag lists: the tags' insert trigger finds them listed.
             ticket_cols.push("tag_list");
         }
         insert_rows(&txn, ctx.db.backend, "tickets", &ticket_cols, &tickets).await?;
@@ -328,13 +326,11 @@ fn make_batch(
             row.values[1].clone(),
             Value::from(row.created),
         ]);
-        let mut picked = super::text::pick_tags(rng);
+        let picked = super::text::pick_tags(rng);
         let mut values = row.values;
         if ctx.db.backend == DatabaseBackend::Postgres {
             // The ticket's own copy of its tags (`db::schema_tags`), as the triggers write it.
-            picked.sort_unstable();
-            let list = (!picked.is_empty()).then(|| picked.join("\u{1f}"));
-            values.push(Value::from(list));
+            values.push(Value::from(crate::tickets::view::tag_list(&picked)));
         }
         tickets.push(values);
         tags.extend(

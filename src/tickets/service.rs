@@ -303,7 +303,7 @@ async fn insert_checked(
         Some(p) => crate::sla::store::apply(&mut am, p, now)?,
         None => ctx.catalog.refresh_sla(txn, &mut am, now).await?,
     }
-    let t = insert::insert_numbered(ctx, txn, am).await?;
+    let t = insert::insert_numbered(ctx, txn, am, &c.tags).await?;
     // Tags, history and the event job go to the writer in one call (see `db::pipeline`).
     insert::queue_created(writes, &t, &input, &c.tags, requester_id, now);
     crate::attachments::record(txn, t.id, None, input.attachments, now).await?;

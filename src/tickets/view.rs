@@ -171,6 +171,15 @@ impl FromCells for RowWithExtras {
 /// Tags are joined with the unit separator, which validation never lets into a tag.
 const TAG_SEPARATOR: char = '\u{1f}';
 
+/// A ticket's tags as PostgreSQL keeps them on its row (`db::schema_tags`): in byte order,
+/// joined by the separator; `None` for no tags.
+pub(crate) fn tag_list<T: AsRef<str>>(tags: &[T]) -> Option<String> {
+    let mut sorted: Vec<&str> = tags.iter().map(AsRef::as_ref).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    (!sorted.is_empty()).then(|| sorted.join(&TAG_SEPARATOR.to_string()))
+}
+
 /// The view of the ticket `key` (id or number) if `actor` may see it, in one statement;
 /// "not found" otherwise.
 pub async fn load_one(db: &Db, actor: &Actor, key: &str, now: i64) -> Result<TicketView> {
