@@ -386,3 +386,19 @@ fn files_of(json: Option<&str>) -> Result<Vec<crate::attachments::AttachmentView
     files.sort_unstable_by_key(|f| f.id);
     Ok(files)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::tag_list;
+
+    #[test]
+    fn tag_lists_are_in_byte_order_without_repeats_and_none_when_empty() {
+        // Byte order, as PostgreSQL's `COLLATE "C"` in the triggers: uppercase before
+        // lowercase, '-' before letters.
+        assert_eq!(
+            tag_list(&["vpn", "Zeta", "a-b", "ab", "vpn"]).as_deref(),
+            Some("Zeta\u{1f}a-b\u{1f}ab\u{1f}vpn")
+        );
+        assert_eq!(tag_list::<&str>(&[]), None);
+    }
+}

@@ -164,3 +164,74 @@ both_backends!(
         assert_eq!(app.tag_list_drift().await, 0);
     }
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_14_lists_the_tags_of_tickets_written_before_it() {
+    if pg_url().is_none() {
+        eprintln!("TRIAGE_TEST_DATABASE_URL not set: PostgreSQL-only test not run");
+        return;
+    }
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let (_, agent) = app.user(Role::Agent, "Before").await;
+    let mut ids = Vec::new();
+    for (subject, tags) in [
+        ("Two tags", json!(["zeta", "Alpha"])),
+        ("One tag", json!(["billing"])),
+        ("No tags", json!([])),
+    ] {
+        let r = app
+            .post(
+                "/api/v1/tickets",
+                &agent,
+                json!({"subject": subject, "description": "Written before migration 14.",
+                       "category": "technical", "tags": tags,
+                       "requester": {"name": "Cy", "email": "cy@example.com"}}),
+            )
+            .await;
+        ids.push(r.ok(201)["id"].as_i64().expect("id"));
+    }
+    // The database as it was before migration 14: no column, no trigger, not recorded.
+    let db = &app.ctx.db.write;
+    for sql in [
+        "DROP TRIGGER ticket_tags_list ON ticket_tags",
+        "DROP FUNCTION ticket_tags_keep()",
+        "ALTER TABLE tickets DROP COLUMN tag_list",
+        "DELETE FROM triage_migrations WHERE version = 14",
+    ] {
+        db.execute_unprepared(sql).await.expect(sql);
+    }
+    // A bulk tag written while the copy did not exist.
+    db.execute_unprepared(&format!(
+        "INSERT INTO ticket_tags (ticket_id, tag) VALUES ({}, 'late')",
+        ids[2]
+    ))
+    .await
+    .expect("tag");
+    let applied = triage::db::migrations::migrate(&app.ctx.db)
+        .await
+        .expect("migrate");
+    assert_eq!(applied, 1, "only migration 14 was pending");
+    assert_eq!(app.tag_list_drift().await, 0);
+    let lists: Vec<Vec<String>> = {
+        let mut out = Vec::new();
+        for id in &ids {
+            out.push(tags_seen(&app, &agent, *id).await);
+        }
+        out
+    };
+    assert_eq!(
+        lists,
+        [vec!["alpha", "zeta"], vec!["billing"], vec!["late"]]
+    );
+    // The trigger is back: an edit after the migration keeps the copy.
+    app.patch(
+        &format!("/api/v1/tickets/{}", ids[1]),
+        &agent,
+        json!({"tags": ["billing", "vip"]}),
+    )
+    .await
+    .ok(200);
+    assert_eq!(tags_seen(&app, &agent, ids[1]).await, ["billing", "vip"]);
+    assert_eq!(app.tag_list_drift().await, 0);
+}
