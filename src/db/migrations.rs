@@ -241,6 +241,13 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: &[],
         postgres: super::schema_tags::POSTGRES,
     },
+    Migration {
+        version: 15,
+        name: "whether each ticket is rated, kept by triggers",
+        common: super::schema_rated::COMMON,
+        sqlite: super::schema_rated::SQLITE,
+        postgres: super::schema_rated::POSTGRES,
+    },
 ];
 
 /// Applies every pending migration; safe to call from several processes at once.

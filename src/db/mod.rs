@@ -21,6 +21,7 @@ mod schema_desk;
 mod schema_files;
 mod schema_kb;
 mod schema_mail;
+mod schema_rated;
 pub(crate) mod schema_search;
 mod schema_tags;
 mod schema_web;

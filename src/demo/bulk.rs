@@ -275,6 +275,7 @@ const TICKET_COLS: &[&str] = &[
     "sla_paused_micros",
     "sla_alerts",
     "sla_next_at",
+    "rated",
 ];
 
 /// One transaction's rows.
@@ -521,6 +522,8 @@ fn ticket_row(
         Value::from(plan.clock.paused_micros),
         Value::from(alerts),
         Value::from(next_at),
+        // Written with the row, so the ratings' trigger finds it set (`db::schema_rated`).
+        Value::from(rating.is_some()),
     ];
     TicketRow {
         values,

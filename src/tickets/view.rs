@@ -1,5 +1,5 @@
-//! Ticket representations for the API: one statement per ticket or page, the people and the
-//! rating joined, tags and the opening post's files read as sub-selects.
+//! Ticket representations for the API: one statement per ticket or page, the people joined;
+//! tags, the opening post's files and the rating read with it (see `with_extras`).
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType};
 use sea_orm::{
@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use crate::auth::Actor;
 use crate::clock::rfc3339;
 use crate::db::Db;
-use crate::db::desk_entities::rating;
 use crate::db::direct::{Cells, FromCells};
 use crate::db::entities::{ticket, user};
 use crate::error::{Error, Result};
@@ -145,9 +144,8 @@ pub(super) struct RowWithExtras {
     tag_list: Option<String>,
     /// JSON array of `[id, filename, content_type, size]`; NULL or `[]` without files.
     files: Option<String>,
-    rating_score: Option<i32>,
-    rating_comment: Option<String>,
-    rating_at: Option<i64>,
+    /// JSON array of `[score, comment, created_at]`; NULL when not rated.
+    rating: Option<String>,
 }
 
 impl FromCells for RowWithExtras {
@@ -161,9 +159,7 @@ impl FromCells for RowWithExtras {
             assignee_name: row.at(at + 2)?,
             tag_list: row.at(at + 3)?,
             files: row.at(at + 4)?,
-            rating_score: row.at(at + 5)?,
-            rating_comment: row.at(at + 6)?,
-            rating_at: row.at(at + 7)?,
+            rating: row.at(at + 5)?,
         })
     }
 }
@@ -250,8 +246,8 @@ pub async fn load_many(db: &Db, ids: &[i64], now: i64) -> Result<Vec<TicketView>
     Ok(views)
 }
 
-/// The ticket columns plus its people and rating (joined), and its tags and opening-post files
-/// as sub-selects. On PostgreSQL each sub-select is a sub-plan of its own: with the people as
+/// The ticket columns plus its people (joined), and its tags, opening-post files and rating
+/// as sub-selects (the last two only where the row's counts say there are some). On PostgreSQL each sub-select is a sub-plan of its own: with the people as
 /// three of them the statement ran at ~half the rate it does with them joined (pgbench at 1M).
 pub(super) fn with_extras(
     mut select: Select<ticket::Entity>,
@@ -260,15 +256,17 @@ pub(super) fn with_extras(
     // Files come as one JSON array per ticket, so a ticket with files costs no second
     // statement (the array's order is fixed after parsing: aggregates promise none).
     // PostgreSQL keeps each ticket's tags on its row (migration 14, `db::schema_tags`).
-    let (tags, files) = match backend {
+    let (tags, files, rating) = match backend {
         DatabaseBackend::Postgres => (
             "tickets.tag_list",
             "json_agg(json_build_array(id, filename, content_type, size))::text",
+            "json_build_array(score, comment, created_at)::text",
         ),
         _ => (
             "(SELECT group_concat(tag, char(31)) FROM ticket_tags \
              WHERE ticket_tags.ticket_id = tickets.id)",
             "json_group_array(json_array(id, filename, content_type, size))",
+            "json_array(score, comment, created_at)",
         ),
     };
     let (requester, assignee) = (Alias::new("x_requester"), Alias::new("x_assignee"));
@@ -284,12 +282,6 @@ pub(super) fn with_extras(
             on,
         );
     }
-    // A ticket has at most one rating (`ratings.ticket_id` is unique): joined, it comes with
-    // the row instead of costing a second statement for every rated ticket.
-    let rated = Alias::new("x_rating");
-    let on = Expr::col((rated.clone(), rating::Column::TicketId))
-        .equals((ticket::Entity, ticket::Column::Id));
-    QuerySelect::query(&mut select).join_as(JoinType::LeftJoin, rating::Entity, rated.clone(), on);
     select
         .column_as(
             Expr::col((requester.clone(), user::Column::Name)),
@@ -310,14 +302,14 @@ pub(super) fn with_extras(
             "x_files",
         )
         .column_as(
-            Expr::col((rated.clone(), rating::Column::Score)),
-            "x_rating_score",
+            // A ticket has at most one rating (`ratings.ticket_id` is unique), read with the
+            // row where `rated` (kept by triggers, migration 15) says there is one.
+            Expr::cust(format!(
+                "CASE WHEN tickets.rated THEN (SELECT {rating} FROM ratings \
+                 WHERE ratings.ticket_id = tickets.id) END"
+            )),
+            "x_rating",
         )
-        .column_as(
-            Expr::col((rated.clone(), rating::Column::Comment)),
-            "x_rating_comment",
-        )
-        .column_as(Expr::col((rated, rating::Column::CreatedAt)), "x_rating_at")
 }
 
 /// Views of rows read `with_extras`.
@@ -351,18 +343,25 @@ pub(super) fn views_of(rows: Vec<RowWithExtras>, now: i64) -> Result<Vec<TicketV
                 assignee,
                 tags,
                 attachments: files_of(row.files.as_deref())?,
-                rating: match (row.rating_score, row.rating_comment, row.rating_at) {
-                    (Some(score), Some(comment), Some(at)) => Some(super::rating::RatingView {
-                        score,
-                        comment,
-                        created_at: rfc3339(at),
-                    }),
-                    _ => None,
-                },
+                rating: rating_of(row.rating.as_deref())?,
             };
             Ok(assemble(t, extras, now))
         })
         .collect()
+}
+
+/// The rating of a `with_extras` row's JSON array, if the ticket is rated.
+fn rating_of(json: Option<&str>) -> Result<Option<super::rating::RatingView>> {
+    let Some(json) = json else {
+        return Ok(None);
+    };
+    let (score, comment, at): (i32, String, i64) = serde_json::from_str(json)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("a ticket's rating as read: {e}")))?;
+    Ok(Some(super::rating::RatingView {
+        score,
+        comment,
+        created_at: rfc3339(at),
+    }))
 }
 
 /// The files of a `with_extras` row's JSON array, in upload (id) order.

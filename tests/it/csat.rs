@@ -55,11 +55,7 @@ on_both!(customers_rate_resolved_tickets_once, |backend| async move {
         .await
         .err(404, "NOT_FOUND");
     let r = app
-        .post(
-            &rating,
-            &customer,
-            json!({"score": 4, "comment": "Quick and kind."}),
-        )
+        .post(&rating, &customer, json!({"score": 4, "comment": WORDS}))
         .await;
     assert_eq!(r.ok(201)["score"], 4);
     app.post(&rating, &customer, json!({"score": 1}))
@@ -67,7 +63,8 @@ on_both!(customers_rate_resolved_tickets_once, |backend| async move {
         .err(409, "CONFLICT");
     let v = app.get(&format!("/api/v1/tickets/{id}"), &agent).await;
     assert_eq!(v.ok(200)["rating"]["score"], 4);
-    assert_eq!(v.body["rating"]["comment"], "Quick and kind.");
+    assert_eq!(v.body["rating"]["comment"], WORDS);
+    assert_eq!(app.rated_drift().await, 0);
     let h = app
         .get(&format!("/api/v1/tickets/{id}/history"), &customer)
         .await;
@@ -89,7 +86,24 @@ on_both!(customers_rate_resolved_tickets_once, |backend| async move {
     app.post(&rating, &customer, json!({"score": 1}))
         .await
         .err(409, "CONFLICT");
+    // The rating stays with the reopened ticket, in its view and in list pages.
+    let v = app.get(&format!("/api/v1/tickets/{id}"), &agent).await;
+    assert_eq!(v.ok(200)["rating"]["comment"], WORDS);
+    let page = app.get("/api/v1/tickets?status=reopened", &agent).await;
+    let listed = page.ok(200)["data"].as_array().unwrap().clone();
+    let row = listed.iter().find(|t| t["id"] == id).expect("listed");
+    assert_eq!(row["rating"]["score"], 4);
+    assert_eq!(row["rating"]["created_at"], v.body["rating"]["created_at"]);
+    // Deleting the ticket takes its rating; no flag is left behind.
+    app.delete(&format!("/api/v1/tickets/{id}"), &admin)
+        .await
+        .ok(204);
+    assert_eq!(app.scalar("SELECT COUNT(*) FROM ratings").await, 0);
+    assert_eq!(app.rated_drift().await, 0);
 });
+
+/// A comment with what JSON must escape: the view reads the rating as a JSON array.
+const WORDS: &str = "Quick and kind. \"Thanks\"\n\u{1f389} \\o/ </b>";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_resolution_email_links_to_a_rating_form() {
@@ -191,3 +205,89 @@ async fn the_resolution_email_links_to_a_rating_form() {
     let t = app.get(&path, &agent).await;
     assert_eq!(t.ok(200)["rating"]["score"], 4);
 }
+
+on_both!(
+    migration_15_flags_tickets_rated_before_it,
+    |backend| async move {
+        use sea_orm::ConnectionTrait;
+        let app = TestApp::spawn(backend).await;
+        let (_, admin) = app.user(Role::Admin, "Lead").await;
+        let (agent_id, agent) = app.user(Role::Agent, "Sam").await;
+        let (_, customer) = app.user(Role::Customer, "Ada").await;
+        let mut ids = Vec::new();
+        for subject in ["Rated before", "Never rated"] {
+            let t = app.ticket(&customer, subject, "medium").await;
+            let id = t["id"].as_i64().unwrap();
+            app.post(
+                &format!("/api/v1/tickets/{id}/assign"),
+                &admin,
+                json!({"agent_id": agent_id}),
+            )
+            .await
+            .ok(200);
+            for s in ["in_progress", "resolved"] {
+                app.put(
+                    &format!("/api/v1/tickets/{id}/status"),
+                    &agent,
+                    json!({"status": s}),
+                )
+                .await
+                .ok(200);
+            }
+            ids.push(id);
+        }
+        app.post(
+            &format!("/api/v1/tickets/{}/rating", ids[0]),
+            &customer,
+            json!({"score": 2, "comment": "Slow."}),
+        )
+        .await
+        .ok(201);
+        // The database as it was before migration 15: no flag, no triggers, not recorded.
+        let drops: &[&str] = match backend {
+            Backend::Postgres => &[
+                "DROP TRIGGER ratings_rated_insdel ON ratings",
+                "DROP TRIGGER ratings_rated_upd ON ratings",
+                "DROP FUNCTION ratings_rated_keep()",
+            ],
+            Backend::Sqlite => &[
+                "DROP TRIGGER ratings_rated_ai",
+                "DROP TRIGGER ratings_rated_ad",
+                "DROP TRIGGER ratings_rated_au",
+            ],
+        };
+        let db = &app.ctx.db.write;
+        for sql in drops.iter().chain(&[
+            "ALTER TABLE tickets DROP COLUMN rated",
+            "DELETE FROM triage_migrations WHERE version = 15",
+        ]) {
+            db.execute_unprepared(sql).await.expect(sql);
+        }
+        let applied = triage::db::migrations::migrate(&app.ctx.db)
+            .await
+            .expect("migrate");
+        assert_eq!(applied, 1, "only migration 15 was pending");
+        assert_eq!(app.rated_drift().await, 0);
+        let rated = app
+            .get(&format!("/api/v1/tickets/{}", ids[0]), &agent)
+            .await;
+        assert_eq!(rated.ok(200)["rating"]["comment"], "Slow.");
+        let plain = app
+            .get(&format!("/api/v1/tickets/{}", ids[1]), &agent)
+            .await;
+        assert_eq!(plain.ok(200)["rating"], serde_json::Value::Null);
+        // The triggers are back: a rating given after the migration shows.
+        app.post(
+            &format!("/api/v1/tickets/{}/rating", ids[1]),
+            &customer,
+            json!({"score": 5}),
+        )
+        .await
+        .ok(201);
+        let plain = app
+            .get(&format!("/api/v1/tickets/{}", ids[1]), &agent)
+            .await;
+        assert_eq!(plain.ok(200)["rating"]["score"], 5);
+        assert_eq!(app.rated_drift().await, 0);
+    }
+);

@@ -291,6 +291,15 @@ impl TestApp {
         .await
     }
 
+    /// Tickets whose `rated` flag (kept by triggers) disagrees with their `ratings` row.
+    pub async fn rated_drift(&self) -> i64 {
+        self.scalar(
+            "SELECT COUNT(*) FROM tickets WHERE rated <> \
+             EXISTS (SELECT 1 FROM ratings WHERE ratings.ticket_id = tickets.id)",
+        )
+        .await
+    }
+
     /// Tickets whose `tag_list` (PostgreSQL's copy of their tags, kept by triggers) differs
     /// from their `ticket_tags` rows; SQLite keeps no copy, so none there.
     pub async fn tag_list_drift(&self) -> i64 {

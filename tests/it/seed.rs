@@ -71,6 +71,7 @@ both_backends!(
         );
         // On PostgreSQL the triggers copied each ticket's tags to its row.
         assert_eq!(app.tag_list_drift().await, 0);
+        assert_eq!(app.rated_drift().await, 0);
         // A fifth of solved tickets carry the customer's rating, and their view shows it.
         let solved = app
             .scalar("SELECT COUNT(*) FROM tickets WHERE status IN ('resolved', 'closed')")
