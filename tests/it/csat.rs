@@ -20,22 +20,7 @@ on_both!(customers_rate_resolved_tickets_once, |backend| async move {
     app.post(&rating, &customer, json!({"score": 5}))
         .await
         .err(409, "CONFLICT");
-    app.post(
-        &format!("/api/v1/tickets/{id}/assign"),
-        &admin,
-        json!({"agent_id": agent_id}),
-    )
-    .await
-    .ok(200);
-    for s in ["in_progress", "resolved"] {
-        app.put(
-            &format!("/api/v1/tickets/{id}/status"),
-            &agent,
-            json!({"status": s}),
-        )
-        .await
-        .ok(200);
-    }
+    resolve(&app, id, &admin, agent_id, &agent).await;
     let bad = app
         .post(
             &rating,
@@ -101,6 +86,26 @@ on_both!(customers_rate_resolved_tickets_once, |backend| async move {
     assert_eq!(app.scalar("SELECT COUNT(*) FROM ratings").await, 0);
     assert_eq!(app.rated_drift().await, 0);
 });
+
+/// Assigns ticket `id` to the agent, who works on it and resolves it.
+async fn resolve(app: &TestApp, id: i64, admin: &str, agent_id: i64, agent: &str) {
+    app.post(
+        &format!("/api/v1/tickets/{id}/assign"),
+        admin,
+        json!({"agent_id": agent_id}),
+    )
+    .await
+    .ok(200);
+    for s in ["in_progress", "resolved"] {
+        app.put(
+            &format!("/api/v1/tickets/{id}/status"),
+            agent,
+            json!({"status": s}),
+        )
+        .await
+        .ok(200);
+    }
+}
 
 /// A comment with what JSON must escape: the view reads the rating as a JSON array.
 const WORDS: &str = "Quick and kind. \"Thanks\"\n\u{1f389} \\o/ </b>";
@@ -218,22 +223,7 @@ on_both!(
         for subject in ["Rated before", "Never rated"] {
             let t = app.ticket(&customer, subject, "medium").await;
             let id = t["id"].as_i64().unwrap();
-            app.post(
-                &format!("/api/v1/tickets/{id}/assign"),
-                &admin,
-                json!({"agent_id": agent_id}),
-            )
-            .await
-            .ok(200);
-            for s in ["in_progress", "resolved"] {
-                app.put(
-                    &format!("/api/v1/tickets/{id}/status"),
-                    &agent,
-                    json!({"status": s}),
-                )
-                .await
-                .ok(200);
-            }
+            resolve(&app, id, &admin, agent_id, &agent).await;
             ids.push(id);
         }
         app.post(
