@@ -247,8 +247,9 @@ pub async fn load_many(db: &Db, ids: &[i64], now: i64) -> Result<Vec<TicketView>
 }
 
 /// The ticket columns plus its people (joined), and its tags, opening-post files and rating
-/// as sub-selects (the last two only where the row's counts say there are some). On PostgreSQL each sub-select is a sub-plan of its own: with the people as
-/// three of them the statement ran at ~half the rate it does with them joined (pgbench at 1M).
+/// as sub-selects (files and rating only where the row says there are some). On PostgreSQL
+/// each sub-select is a sub-plan of its own: with the people as three of them the statement
+/// ran at ~half the rate it does with them joined (pgbench at 1M).
 pub(super) fn with_extras(
     mut select: Select<ticket::Entity>,
     backend: DatabaseBackend,
