@@ -235,3 +235,44 @@ async fn migration_14_lists_the_tags_of_tickets_written_before_it() {
     assert_eq!(tags_seen(&app, &agent, ids[1]).await, ["billing", "vip"]);
     assert_eq!(app.tag_list_drift().await, 0);
 }
+
+both_backends!(
+    a_ticket_created_in_a_transaction_carries_its_tags,
+    |app: TestApp| async move {
+        // A category that assigns on creation sends new tickets through a transaction
+        // rather than one statement: the other path that writes a new ticket's tag list.
+        let (_, admin) = app.user(Role::Admin, "Lead").await;
+        let (_, agent) = app.user(Role::Agent, "Ann").await;
+        let all = app.get("/api/v1/categories", &admin).await;
+        let tech = all
+            .ok(200)
+            .as_array()
+            .expect("categories")
+            .iter()
+            .find(|c| c["slug"] == "technical")
+            .and_then(|c| c["id"].as_i64())
+            .expect("technical");
+        app.patch(
+            &format!("/api/v1/categories/{tech}"),
+            &admin,
+            json!({"auto_assign": true}),
+        )
+        .await
+        .ok(200);
+        let r = app
+            .post(
+                "/api/v1/tickets",
+                &agent,
+                json!({"subject": "Assigned at once", "description": "Tags and an owner.",
+                       "category": "technical", "tags": ["vpn", "Urgent", "vpn"],
+                       "requester": {"name": "Di", "email": "di@example.com"}}),
+            )
+            .await;
+        let t = r.ok(201);
+        assert_eq!(t["assignee"]["name"], "Ann", "assigned on creation");
+        assert_eq!(t["tags"], json!(["urgent", "vpn"]));
+        let id = t["id"].as_i64().expect("id");
+        assert_eq!(tags_seen(&app, &agent, id).await, ["urgent", "vpn"]);
+        assert_eq!(app.tag_list_drift().await, 0);
+    }
+);
