@@ -175,6 +175,7 @@ async fn load(
             made += take;
         }
     });
+    let ticket_cols = ticket_cols(ctx.db.backend);
     let mut messages = 0;
     let mut extras = Extras::default();
     let mut done = 0;
@@ -192,11 +193,6 @@ async fn load(
         extras.ratings += ratings.len();
         extras.files += files.len();
         let txn = ctx.db.begin().await?;
-        let mut ticket_cols = TICKET_COLS.to_vec();
-        if ctx.db.backend == DatabaseBackend::Postgres {
-            // The rows carry their tag lists: the tags' insert trigger finds them listed.
-            ticket_cols.push("tag_list");
-        }
         insert_rows(&txn, ctx.db.backend, "tickets", &ticket_cols, &tickets).await?;
         insert_rows(
             &txn,
@@ -278,6 +274,16 @@ const TICKET_COLS: &[&str] = &[
     "rated",
 ];
 
+/// The columns of the ticket rows `make_batch` writes: on PostgreSQL each row also carries
+/// its tag list (`db::schema_tags`), so the tags' insert trigger finds it listed.
+fn ticket_cols(backend: DatabaseBackend) -> Vec<&'static str> {
+    let mut cols = TICKET_COLS.to_vec();
+    if backend == DatabaseBackend::Postgres {
+        cols.push("tag_list");
+    }
+    cols
+}
+
 /// One transaction's rows.
 struct Batch {
     tickets: Vec<Vec<Value>>,
@@ -330,7 +336,7 @@ fn make_batch(
         let picked = super::text::pick_tags(rng);
         let mut values = row.values;
         if ctx.db.backend == DatabaseBackend::Postgres {
-            // The ticket's own copy of its tags (`db::schema_tags`), as the triggers write it.
+            // The last of `ticket_cols`: the ticket's own copy of its tags.
             values.push(Value::from(crate::tickets::view::tag_list(&picked)));
         }
         tickets.push(values);

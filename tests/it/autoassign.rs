@@ -6,19 +6,6 @@ use crate::harness::{Backend, TestApp, pg_url};
 use serde_json::{Value, json};
 use triage::tickets::model::Role;
 
-async fn category_id(app: &TestApp, slug: &str) -> i64 {
-    let all = app
-        .call(reqwest::Method::GET, "/api/v1/categories", None, None)
-        .await;
-    all.ok(200)
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["slug"] == slug)
-        .and_then(|c| c["id"].as_i64())
-        .expect("category")
-}
-
 async fn open(app: &TestApp, token: &str, subject: &str, category: &str) -> Value {
     app.post(
         "/api/v1/tickets",
@@ -42,7 +29,7 @@ both_backends!(
         let (bob, bob_token) = app.user(Role::Agent, "Bob").await;
         let (cy, _) = app.user(Role::Agent, "Cy").await;
         let (_, customer) = app.user(Role::Customer, "Ada").await;
-        let tech = category_id(&app, "technical").await;
+        let tech = app.category_id("technical").await;
         // Off by default: nothing is assigned.
         let manual = open(&app, &customer, "Before switching on", "technical").await;
         assert!(manual["assignee"].is_null());

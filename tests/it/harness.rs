@@ -291,6 +291,20 @@ impl TestApp {
         .await
     }
 
+    /// The id of the category with `slug` (as the public category list gives it).
+    pub async fn category_id(&self, slug: &str) -> i64 {
+        let all = self
+            .call(Method::GET, "/api/v1/categories", None, None)
+            .await;
+        all.ok(200)
+            .as_array()
+            .expect("categories")
+            .iter()
+            .find(|c| c["slug"] == slug)
+            .and_then(|c| c["id"].as_i64())
+            .expect("category")
+    }
+
     /// Tickets whose `rated` flag (kept by triggers) disagrees with their `ratings` row.
     pub async fn rated_drift(&self) -> i64 {
         self.scalar(

@@ -7,6 +7,21 @@ use crate::harness::{Backend, TestApp, pg_url};
 use serde_json::{Value, json};
 use triage::tickets::model::Role;
 
+/// A ticket an agent opens for a contact in the technical category with `tags`: the
+/// response's body.
+async fn create(app: &TestApp, agent: &str, subject: &str, tags: Value) -> Value {
+    let r = app
+        .post(
+            "/api/v1/tickets",
+            agent,
+            json!({"subject": subject, "description": "Tags follow the ticket.",
+                   "category": "technical", "tags": tags,
+                   "requester": {"name": "Ada", "email": "ada@example.com"}}),
+        )
+        .await;
+    r.ok(201).clone()
+}
+
 /// Tags of ticket `id` in its own view and in a list page filtered by its first tag.
 async fn tags_seen(app: &TestApp, token: &str, id: i64) -> Vec<String> {
     let view = app.get(&format!("/api/v1/tickets/{id}"), token).await;
@@ -35,24 +50,10 @@ both_backends!(
     |app: TestApp| async move {
         let (_, agent) = app.user(Role::Agent, "Tagger").await;
         let (_, admin) = app.user(Role::Admin, "Boss").await;
-        let create = |subject: &'static str, tags: Value| {
-            let (app, agent) = (&app, &agent);
-            async move {
-                let r = app
-                    .post(
-                        "/api/v1/tickets",
-                        agent,
-                        json!({"subject": subject, "description": "Tags follow the ticket.",
-                               "category": "technical", "tags": tags,
-                               "requester": {"name": "Ada", "email": "ada@example.com"}}),
-                    )
-                    .await;
-                r.ok(201)["id"].as_i64().expect("id")
-            }
-        };
-        let a = create("Printer jams", json!(["Printer", "floor-2"])).await;
-        let b = create("Printer again", json!(["urgent"])).await;
-        let plain = create("No labels", json!([])).await;
+        let id = |t: Value| t["id"].as_i64().expect("id");
+        let a = id(create(&app, &agent, "Printer jams", json!(["Printer", "floor-2"])).await);
+        let b = id(create(&app, &agent, "Printer again", json!(["urgent"])).await);
+        let plain = id(create(&app, &agent, "No labels", json!([])).await);
         assert_eq!(tags_seen(&app, &agent, a).await, ["floor-2", "printer"]);
         assert_eq!(tags_seen(&app, &agent, plain).await, Vec::<String>::new());
         assert_eq!(app.tag_list_drift().await, 0);
@@ -123,16 +124,8 @@ both_backends!(
     concurrent_tag_edits_of_one_ticket_leave_the_last_committed_set,
     |app: TestApp| async move {
         let (_, agent) = app.user(Role::Agent, "Racer").await;
-        let r = app
-            .post(
-                "/api/v1/tickets",
-                &agent,
-                json!({"subject": "Contended", "description": "Many hands at once.",
-                       "category": "technical", "tags": ["start"],
-                       "requester": {"name": "Bo", "email": "bo@example.com"}}),
-            )
-            .await;
-        let id = r.ok(201)["id"].as_i64().expect("id");
+        let t = create(&app, &agent, "Contended", json!(["start"])).await;
+        let id = t["id"].as_i64().expect("id");
         let app = std::sync::Arc::new(app);
         let mut tasks = Vec::new();
         for i in 0..12 {
@@ -180,16 +173,8 @@ async fn migration_14_lists_the_tags_of_tickets_written_before_it() {
         ("One tag", json!(["billing"])),
         ("No tags", json!([])),
     ] {
-        let r = app
-            .post(
-                "/api/v1/tickets",
-                &agent,
-                json!({"subject": subject, "description": "Written before migration 14.",
-                       "category": "technical", "tags": tags,
-                       "requester": {"name": "Cy", "email": "cy@example.com"}}),
-            )
-            .await;
-        ids.push(r.ok(201)["id"].as_i64().expect("id"));
+        let t = create(&app, &agent, subject, tags).await;
+        ids.push(t["id"].as_i64().expect("id"));
     }
     // The database as it was before migration 14: no column, no trigger, not recorded.
     let db = &app.ctx.db.write;
@@ -243,15 +228,7 @@ both_backends!(
         // rather than one statement: the other path that writes a new ticket's tag list.
         let (_, admin) = app.user(Role::Admin, "Lead").await;
         let (_, agent) = app.user(Role::Agent, "Ann").await;
-        let all = app.get("/api/v1/categories", &admin).await;
-        let tech = all
-            .ok(200)
-            .as_array()
-            .expect("categories")
-            .iter()
-            .find(|c| c["slug"] == "technical")
-            .and_then(|c| c["id"].as_i64())
-            .expect("technical");
+        let tech = app.category_id("technical").await;
         app.patch(
             &format!("/api/v1/categories/{tech}"),
             &admin,
@@ -259,16 +236,13 @@ both_backends!(
         )
         .await
         .ok(200);
-        let r = app
-            .post(
-                "/api/v1/tickets",
-                &agent,
-                json!({"subject": "Assigned at once", "description": "Tags and an owner.",
-                       "category": "technical", "tags": ["vpn", "Urgent", "vpn"],
-                       "requester": {"name": "Di", "email": "di@example.com"}}),
-            )
-            .await;
-        let t = r.ok(201);
+        let t = create(
+            &app,
+            &agent,
+            "Assigned at once",
+            json!(["vpn", "Urgent", "vpn"]),
+        )
+        .await;
         assert_eq!(t["assignee"]["name"], "Ann", "assigned on creation");
         assert_eq!(t["tags"], json!(["urgent", "vpn"]));
         let id = t["id"].as_i64().expect("id");
