@@ -15,7 +15,6 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -161,14 +160,28 @@ impl Application {
     }
 }
 
-async fn track_metrics(
-    state: axum::extract::State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
+/// The outermost step of our own: the per-IP limits, the security headers a response has not
+/// set itself, and the request metrics — one middleware rather than five layers, since every
+/// layer costs each request a boxed future and a copy of the request.
+async fn edge(state: axum::extract::State<AppState>, req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let start = Instant::now();
-    let res = next.run(req).await;
+    let ip = crate::api::limit::client_ip(&req);
+    let refused = crate::api::limit::refusal(&state, &method, req.uri().path(), ip).await;
+    let mut res = match refused {
+        Some(refused) => refused,
+        None => next.run(req).await,
+    };
+    let headers = res.headers_mut();
+    for (name, value) in [
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    ] {
+        headers
+            .entry(name)
+            .or_insert_with(|| HeaderValue::from_static(value));
+    }
     let path = res.extensions().get::<MatchedPath>();
     let path = path.map_or("unmatched", |p| p.as_str());
     let secs = start.elapsed().as_secs_f64();
@@ -178,7 +191,7 @@ async fn track_metrics(
     res
 }
 
-/// Hands the route a request matched on to the layers outside the router (`track_metrics`),
+/// Hands the route a request matched on to the layers outside the router (`edge`),
 /// which see only the response.
 async fn keep_matched_path(req: Request, next: Next) -> Response {
     let path = req.extensions().get::<MatchedPath>().cloned();
@@ -233,13 +246,10 @@ pub fn router(ctx: Ctx, limits: crate::api::limit::Limits) -> Router {
             tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
         }))
         .layer(PropagateRequestIdLayer::new(request_id))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        // Outside the panic catcher, so a panic's 500 is counted and carries the headers.
+        .layer(middleware::from_fn_with_state(state, edge))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(DefaultBodyLimit::max(ctx.config.max_body_bytes))
-        .layer(middleware::from_fn_with_state(state.clone(), track_metrics))
-        .layer(middleware::from_fn_with_state(state, crate::api::limit::limit))
         .service(routes);
     Router::new().fallback_service(layered)
 }

@@ -340,12 +340,16 @@ fn describe(e: triage::error::Error) -> String {
 }
 
 fn main() -> ExitCode {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "triage=info,tower_http=info,warn".into()),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal: escape codes in a log file or the journal
+        // are noise, and styling each request's span fields was ~2 % of a ticket read.
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .init();
     let cli = Cli::parse();
     let rt = match tokio::runtime::Runtime::new() {

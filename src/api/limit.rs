@@ -1,8 +1,8 @@
 //! Per-IP rate limits on the unauthenticated endpoints that invite abuse: login, registration,
 //! refresh (password guessing) and the public form (spam).
 
-use axum::extract::{ConnectInfo, Request, State};
-use axum::middleware::Next;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -34,8 +34,8 @@ impl Limits {
     }
 }
 
-fn group(method: &axum::http::Method, path: &str) -> Option<&'static str> {
-    if method != axum::http::Method::POST {
+fn group(method: &Method, path: &str) -> Option<&'static str> {
+    if method != Method::POST {
         return None;
     }
     match path {
@@ -53,33 +53,33 @@ fn group(method: &axum::http::Method, path: &str) -> Option<&'static str> {
     }
 }
 
-/// Middleware: answers 429 `RATE_LIMITED` with `Retry-After` once a client's bucket is empty.
-pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(g) = group(req.method(), req.uri().path()) else {
-        return next.run(req).await;
-    };
-    let Some(ip) = req
-        .extensions()
+/// The 429 `RATE_LIMITED` answer (with `Retry-After`) for a request from `ip` whose bucket is
+/// empty; `None` lets the request through.
+pub async fn refusal(
+    state: &AppState,
+    method: &Method,
+    path: &str,
+    ip: Option<IpAddr>,
+) -> Option<Response> {
+    let (g, ip) = (group(method, path)?, ip?);
+    let not_until = state.limits.inner.check_key(&(ip, g)).err()?;
+    let wait = not_until.wait_time_from(DefaultClock::default().now());
+    tracing::warn!(%ip, group = g, "rate limited");
+    let refused = Error::RateLimited {
+        retry_after_secs: wait.as_secs().max(1),
+    }
+    .into_response();
+    Some(if path.starts_with("/api/") {
+        refused
+    } else {
+        // A page's form gets a page back, not JSON.
+        crate::web::html_errors(refused).await
+    })
+}
+
+/// The client's address, as the listener saw it.
+pub fn client_ip(req: &Request) -> Option<IpAddr> {
+    req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
-    else {
-        return next.run(req).await;
-    };
-    match state.limits.inner.check_key(&(ip, g)) {
-        Ok(()) => next.run(req).await,
-        Err(not_until) => {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            tracing::warn!(%ip, group = g, "rate limited");
-            let refused = Error::RateLimited {
-                retry_after_secs: wait.as_secs().max(1),
-            }
-            .into_response();
-            if req.uri().path().starts_with("/api/") {
-                refused
-            } else {
-                // A page's form gets a page back, not JSON.
-                crate::web::html_errors(refused).await
-            }
-        }
-    }
 }

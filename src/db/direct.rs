@@ -51,55 +51,54 @@ impl Cells for QueryResult {
     fn at<T: Cell>(&self, idx: usize) -> Result<T, DbErr> {
         // sea-orm reads a NULL into an `Option` by way of an error whose text it formats
         // (`format!("{idx:?}")`): with a ticket's dozen empty columns that was ~1.5 % of the
-        // server's CPU in the PostgreSQL get scenario. sqlx reads NULL as `None` directly,
-        // with the same type checks.
+        // server's CPU in the PostgreSQL get scenario. sqlx reads NULL as `None` directly.
         match self.try_as_pg_row() {
-            Some(row) => sqlx::Row::try_get(row, idx).map_err(pg_err),
+            Some(row) => pg_cell(row, idx),
             None => self.try_get_by_index(idx),
         }
     }
 }
 
-/// Which Rust type each column of one PostgreSQL result has been checked against.
+/// Pairs of a Rust type and a PostgreSQL type (by OID) already found compatible.
 ///
 /// sqlx checks a cell's SQL type against the Rust type on every read (cloning and comparing
-/// type descriptions): ~13 % of the server's instructions for a list page of 50 tickets. Every
-/// row of a result has the same columns (one row description), so a column whose type matched
-/// once matches on every row; later rows of the result are decoded without the check.
-#[derive(Default)]
-struct CheckedColumns(std::cell::RefCell<Vec<Option<TypeId>>>);
+/// type descriptions, ~300 instructions a string column): ~13 % of the server's instructions
+/// for a list page of 50 tickets, ~5 % of a single ticket's read. Whether a Rust type can
+/// decode a built-in SQL type depends on nothing else, so each pair is checked once per
+/// thread. Types without an OID (looked up by name) are checked every time.
+struct CompatibleTypes(std::cell::RefCell<Vec<(TypeId, u32)>>);
 
-impl CheckedColumns {
-    fn knows<T: 'static>(&self, idx: usize) -> bool {
-        self.0.borrow().get(idx).copied().flatten() == Some(TypeId::of::<T>())
+/// Pairs remembered per thread; there are a dozen in our schema, so a linear scan is fastest.
+const MAX_COMPATIBLE: usize = 64;
+
+thread_local! {
+    static COMPATIBLE: CompatibleTypes = const { CompatibleTypes(std::cell::RefCell::new(Vec::new())) };
+}
+
+impl CompatibleTypes {
+    fn knows(&self, pair: (TypeId, u32)) -> bool {
+        self.0.borrow().contains(&pair)
     }
 
-    fn learn<T: 'static>(&self, idx: usize, columns: usize) {
-        let mut types = self.0.borrow_mut();
-        if types.len() <= idx {
-            types.resize(columns.max(idx + 1), None);
+    fn learn(&self, pair: (TypeId, u32)) {
+        let mut known = self.0.borrow_mut();
+        if known.len() < MAX_COMPATIBLE {
+            known.push(pair);
         }
-        types[idx] = Some(TypeId::of::<T>());
     }
 }
 
-/// A row of a result whose rows are all read through the same [`CheckedColumns`].
-struct OfResult<'a> {
-    row: &'a QueryResult,
-    checked: &'a CheckedColumns,
-}
-
-impl Cells for OfResult<'_> {
-    fn at<T: Cell>(&self, idx: usize) -> Result<T, DbErr> {
-        use sqlx::{Row, TypeInfo, ValueRef};
-        let Some(row) = self.row.try_as_pg_row() else {
-            return self.row.at(idx);
-        };
-        let value = row.try_get_raw(idx).map_err(pg_err)?;
-        // A NULL says nothing about the column's type (sqlx does not check it either).
-        if !value.is_null() && !self.checked.knows::<T>(idx) {
-            let ty = value.type_info();
-            if !ty.is_null() && !T::compatible(&ty) {
+/// `sqlx::Row::try_get` with the type check remembered (see [`CompatibleTypes`]).
+fn pg_cell<T: Cell>(row: &sqlx::postgres::PgRow, idx: usize) -> Result<T, DbErr> {
+    use sqlx::{Row, TypeInfo, ValueRef};
+    let value = row.try_get_raw(idx).map_err(pg_err)?;
+    // A NULL says nothing about the column's type (sqlx does not check it either).
+    if !value.is_null() {
+        let ty = value.type_info();
+        let pair = ty.oid().map(|oid| (TypeId::of::<T>(), oid.0));
+        let known = pair.is_some_and(|p| COMPATIBLE.with(|c| c.knows(p)));
+        if !known && !ty.is_null() {
+            if !T::compatible(&ty) {
                 return Err(pg_err(sqlx::Error::ColumnDecode {
                     index: idx.to_string(),
                     source: format!(
@@ -110,43 +109,31 @@ impl Cells for OfResult<'_> {
                     .into(),
                 }));
             }
-            self.checked.learn::<T>(idx, row.len());
+            if let Some(p) = pair {
+                COMPATIBLE.with(|c| c.learn(p));
+            }
         }
-        T::decode(value).map_err(|source| {
-            pg_err(sqlx::Error::ColumnDecode {
-                index: idx.to_string(),
-                source,
-            })
-        })
     }
+    T::decode(value).map_err(|source| {
+        pg_err(sqlx::Error::ColumnDecode {
+            index: idx.to_string(),
+            source,
+        })
+    })
 }
 
 fn pg_err(e: sqlx::Error) -> DbErr {
     DbErr::Query(sea_orm::RuntimeErr::SqlxError(Arc::new(e)))
 }
 
-/// Decodes every row of one result from column `shift` on, checking each column's type once
-/// (see [`CheckedColumns`]).
+/// Decodes every row of one result from column `shift` on.
 pub(crate) fn decode_all<D: Decode>(
     rows: &[QueryResult],
     shift: usize,
     decoder: &D,
 ) -> Result<Vec<D::Row>, DbErr> {
-    if let [row] = rows {
-        // Nothing to remember for a single row: the plain reader checks as much, with less.
-        return Ok(vec![decoder.decode(&Shifted(row, shift))?]);
-    }
-    let checked = CheckedColumns::default();
     rows.iter()
-        .map(|row| {
-            decoder.decode(&Shifted(
-                &OfResult {
-                    row,
-                    checked: &checked,
-                },
-                shift,
-            ))
-        })
+        .map(|row| decoder.decode(&Shifted(row, shift)))
         .collect()
 }
 
