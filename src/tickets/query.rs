@@ -2,8 +2,7 @@
 
 use sea_orm::sea_query::SelectStatement;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Select,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QuerySelect,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -154,13 +153,6 @@ pub fn apply_filters(
     c
 }
 
-fn ordered(mut q: Select<ticket::Entity>, sort: &Sort) -> Select<ticket::Entity> {
-    for (f, desc) in &sort.0 {
-        q = q.order_by(f.column(), if *desc { Order::Desc } else { Order::Asc });
-    }
-    q.order_by(ticket::Column::Id, Order::Asc)
-}
-
 /// The ids of one page of visible tickets, in list order, and the next cursor: every part
 /// of the filter reads only ids and sort keys. Without a text query the parts are index
 /// walks and read directly (`Db::read_with`); a search for a common word on SQLite walks
@@ -229,6 +221,10 @@ pub async fn page_ids(
 
 /// One ordered key query (id and sort values) per (part, range) of a page. With a text
 /// plan the text query is one of the filters; without, it is left out (a scan checks it).
+///
+/// Built on a bare `SelectStatement`: `Entity::find()` lists all ~45 columns only for
+/// `select_only` to drop them, and each range cloned them first — two thirds of building a
+/// list page's statement, ~8 % of the server's instructions for a page.
 pub(super) fn members(
     backend: sea_orm::DatabaseBackend,
     actor: &Actor,
@@ -242,19 +238,25 @@ pub(super) fn members(
         if text_plan.is_none() {
             part.q = None;
         }
-        let base = ticket::Entity::find()
-            .filter(access::visible(actor))
-            .filter(apply_filters(backend, &part, text_plan.unwrap_or_default()));
+        let mut base = sea_orm::sea_query::Query::select();
+        base.column((ticket::Entity, ticket::Column::Id));
+        for (f, _) in &sort.0 {
+            base.column((ticket::Entity, f.column()));
+        }
+        base.from(ticket::Entity)
+            .cond_where(access::visible(actor))
+            .cond_where(apply_filters(backend, &part, text_plan.unwrap_or_default()));
         for range in super::keyset::ranges(sort, after) {
-            let q = match range {
-                Some(c) => base.clone().filter(c),
-                None => base.clone(),
-            };
-            let mut keys = ordered(q, sort).select_only().column(ticket::Column::Id);
-            for (f, _) in &sort.0 {
-                keys = keys.column(f.column());
+            let mut keys = base.clone();
+            if let Some(c) = range {
+                keys.cond_where(c);
             }
-            out.push(keys.into_query());
+            for (f, desc) in &sort.0 {
+                let order = if *desc { Order::Desc } else { Order::Asc };
+                keys.order_by((ticket::Entity, f.column()), order);
+            }
+            keys.order_by((ticket::Entity, ticket::Column::Id), Order::Asc);
+            out.push(keys);
         }
     }
     out
@@ -523,6 +525,7 @@ pub async fn stats_unassigned(conn: &impl ConnectionTrait) -> Result<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sea_orm::{QueryOrder, QueryTrait, Select};
 
     #[test]
     fn sort_parsing() {
@@ -539,5 +542,82 @@ mod tests {
         );
         assert!(Sort::parse(Some("subject")).is_err());
         assert!(Sort::parse(Some("priority,-priority")).is_err());
+    }
+
+    fn ordered(mut q: Select<ticket::Entity>, sort: &Sort) -> Select<ticket::Entity> {
+        for (f, desc) in &sort.0 {
+            q = q.order_by(f.column(), if *desc { Order::Desc } else { Order::Asc });
+        }
+        q.order_by(ticket::Column::Id, Order::Asc)
+    }
+
+    /// `members` as it was built through sea-orm's `Select` (every column, then `select_only`).
+    fn members_through_select(
+        backend: sea_orm::DatabaseBackend,
+        actor: &Actor,
+        filters: &Filters,
+        sort: &Sort,
+        after: Option<&[i64]>,
+    ) -> Vec<SelectStatement> {
+        let mut out = Vec::new();
+        for mut part in crate::tickets::keyset::split(filters) {
+            part.q = None;
+            let base = ticket::Entity::find()
+                .filter(access::visible(actor))
+                .filter(apply_filters(backend, &part, Default::default()));
+            for range in crate::tickets::keyset::ranges(sort, after) {
+                let q = match range {
+                    Some(c) => base.clone().filter(c),
+                    None => base.clone(),
+                };
+                let mut keys = ordered(q, sort).select_only().column(ticket::Column::Id);
+                for (f, _) in &sort.0 {
+                    keys = keys.column(f.column());
+                }
+                out.push(keys.into_query());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn key_walks_are_what_the_entity_select_builds() {
+        use crate::tickets::model::Role;
+        use sea_orm::DatabaseBackend::{Postgres, Sqlite};
+        let mut filters = BTreeMap::new();
+        filters.insert("status".to_string(), "open,waiting".to_string());
+        filters.insert("priority".to_string(), "high,urgent".to_string());
+        filters.insert("category".to_string(), "billing".to_string());
+        filters.insert("assignee".to_string(), "me".to_string());
+        filters.insert("tag".to_string(), "vip".to_string());
+        let filter_sets = [BTreeMap::new(), filters];
+        let sorts = [None, Some("-updated_at"), Some("created_at,-priority")];
+        for backend in [Sqlite, Postgres] {
+            for role in [Role::Admin, Role::Agent, Role::Customer] {
+                let actor = Actor {
+                    id: 7,
+                    name: String::new(),
+                    email: String::new(),
+                    role,
+                };
+                for params in &filter_sets {
+                    let f = parse_filters(params, actor.id).unwrap();
+                    for s in sorts {
+                        let sort = Sort::parse(s).unwrap();
+                        let after: Vec<i64> = (0..=sort.0.len() as i64).map(|i| 100 + i).collect();
+                        for after in [None, Some(&after[..])] {
+                            let built = |m: Vec<SelectStatement>| -> Vec<_> {
+                                m.iter().map(|q| backend.build(q)).collect()
+                            };
+                            let got = built(members(backend, &actor, &f, &sort, after, None));
+                            let want =
+                                built(members_through_select(backend, &actor, &f, &sort, after));
+                            assert!(!got.is_empty());
+                            assert_eq!(got, want, "{backend:?} {role:?} {params:?} {s:?}");
+                        }
+                    }
+                }
+            }
+        }
     }
 }
