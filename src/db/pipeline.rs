@@ -199,34 +199,46 @@ pub(crate) fn renumbered(sql: &str, by: usize) -> String {
         return sql.to_string();
     }
     map_placeholders(sql, |n, out| {
-        out.push('$');
-        out.push_str(&(n + by).to_string());
+        use std::fmt::Write;
+        let _ = write!(out, "${}", n + by);
     })
 }
 
 /// `sql` with every PostgreSQL placeholder `$n` outside quotes replaced by what `put` writes
 /// for `n`.
+///
+/// Scans bytes and copies the text between placeholders whole: quotes, `$` and digits are
+/// ASCII, and no byte of a multi-byte UTF-8 character is. Pushing the text a character at a
+/// time was ~5 % of the server's instructions for a deep list page (a dozen key walks).
 pub(crate) fn map_placeholders(sql: &str, mut put: impl FnMut(usize, &mut String)) -> String {
+    let bytes = sql.as_bytes();
     let mut out = String::with_capacity(sql.len() + 8);
-    let mut quote: Option<char> = None;
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '$') if chars.peek().is_some_and(char::is_ascii_digit) => {
-                let mut n = 0usize;
-                while let Some(d) = chars.peek().and_then(|d| d.to_digit(10)) {
-                    n = n * 10 + d as usize;
-                    chars.next();
+    let mut quote: Option<u8> = None;
+    let (mut at, mut copied) = (0, 0);
+    while at < bytes.len() {
+        let b = bytes[at];
+        match quote {
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None if b == b'\'' || b == b'"' => quote = Some(b),
+            None if b == b'$' => {
+                let digits = bytes[at + 1..]
+                    .iter()
+                    .take_while(|d| d.is_ascii_digit())
+                    .count();
+                let end = at + 1 + digits;
+                if let Ok(n) = sql[at + 1..end].parse::<usize>() {
+                    out.push_str(&sql[copied..at]);
+                    put(n, &mut out);
+                    (at, copied) = (end, end);
+                    continue;
                 }
-                put(n, &mut out);
-                continue;
             }
-            _ => {}
+            None => {}
         }
-        out.push(c);
+        at += 1;
     }
+    out.push_str(&sql[copied..]);
     out
 }
 
@@ -367,6 +379,14 @@ mod tests {
             r#"INSERT INTO "t$1" ("a") VALUES ($4, '$2', $13)"#
         );
         assert_eq!(renumbered("VALUES ($1)", 0), "VALUES ($1)");
+        // Text beside and between placeholders is copied whole, multi-byte characters too;
+        // a `$` without digits, and one at the end, stay as they are.
+        assert_eq!(
+            renumbered("SELECT 'é$1' || \"ü\" || $2 || $ || $x, $9$", 2),
+            "SELECT 'é$1' || \"ü\" || $4 || $ || $x, $11$"
+        );
+        assert_eq!(renumbered("$1", 1), "$2");
+        assert_eq!(renumbered("", 1), "");
     }
 
     #[test]
