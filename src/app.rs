@@ -167,7 +167,7 @@ async fn edge(state: axum::extract::State<AppState>, req: Request, next: Next) -
     let method = req.method().clone();
     let start = Instant::now();
     let ip = crate::api::limit::client_ip(&req);
-    let refused = crate::api::limit::refusal(&state, &method, req.uri().path(), ip).await;
+    let refused = crate::api::limit::refusal(&state.limits, &method, req.uri().path(), ip).await;
     let mut res = match refused {
         Some(refused) => refused,
         None => next.run(req).await,

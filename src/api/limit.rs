@@ -10,7 +10,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-use crate::app::AppState;
 use crate::error::Error;
 
 /// Keyed limiters: one bucket per (client IP, endpoint group).
@@ -56,13 +55,13 @@ fn group(method: &Method, path: &str) -> Option<&'static str> {
 /// The 429 `RATE_LIMITED` answer (with `Retry-After`) for a request from `ip` whose bucket is
 /// empty; `None` lets the request through.
 pub async fn refusal(
-    state: &AppState,
+    limits: &Limits,
     method: &Method,
     path: &str,
     ip: Option<IpAddr>,
 ) -> Option<Response> {
     let (g, ip) = (group(method, path)?, ip?);
-    let not_until = state.limits.inner.check_key(&(ip, g)).err()?;
+    let not_until = limits.inner.check_key(&(ip, g)).err()?;
     let wait = not_until.wait_time_from(DefaultClock::default().now());
     tracing::warn!(%ip, group = g, "rate limited");
     let refused = Error::RateLimited {
