@@ -12,6 +12,13 @@ use triage::config::Config;
 use triage::tickets::model::Role;
 use triage::users::service::{self as users, NewUser};
 
+/// mimalloc in place of glibc's malloc: a request makes ~120 short-lived allocations, and
+/// glibc's spent a quarter of the server's CPU on a ticket read (BENCHMARKS.md, twentieth
+/// session: PostgreSQL get +12 %, SQLite list pages +16 %). Built without its transparent
+/// huge pages (`no_thp`), which added ~12 MB of idle RSS for no measurable speed.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "triage", version, about = "Triage: a self-hosted helpdesk")]
 struct Cli {
