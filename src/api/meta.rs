@@ -73,6 +73,20 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
             ));
         }
     }
+    let chosen = &s.ctx.db.plans.chosen;
+    text.push_str(
+        "# HELP triage_search_plans_total Full-text searches by how their plan was chosen: cached \
+         (the same query in the last minute), statistics (PostgreSQL's lexeme statistics), \
+         counted (the matches counted).\n# TYPE triage_search_plans_total counter\n",
+    );
+    for (by, n) in [
+        ("cached", &chosen.cached),
+        ("statistics", &chosen.statistics),
+        ("counted", &chosen.counted),
+    ] {
+        let n = n.load(std::sync::atomic::Ordering::Relaxed);
+        text.push_str(&format!("triage_search_plans_total{{by=\"{by}\"}} {n}\n"));
+    }
     let now = s.ctx.clock.now_micros();
     match crate::jobs::queue::backlog(&s.ctx.db.read, now).await {
         Ok(b) => {

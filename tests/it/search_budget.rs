@@ -6,6 +6,7 @@
 
 use crate::harness::*;
 use crate::on_both;
+use sea_orm::ConnectionTrait;
 use serde_json::Value;
 use triage::tickets::model::Role;
 
@@ -117,3 +118,79 @@ on_both!(
         }
     }
 );
+
+/// `triage_search_plans_total{by="…"}` from `/metrics`.
+async fn plans_chosen(app: &TestApp, by: &str) -> u64 {
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    let line = format!("triage_search_plans_total{{by=\"{by}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(line.as_str()))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {line} in {text}"))
+}
+
+/// On PostgreSQL, once `ANALYZE` has listed the text index's common lexemes, a common word
+/// scans and a rare one drives without counting its matches first; pages stay exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_statistics_choose_plans_without_a_count() {
+    if pg_url().is_none() {
+        eprintln!("TRIAGE_TEST_DATABASE_URL not set: PostgreSQL variant not run");
+        return;
+    }
+    let app = TestApp::spawn_with(Backend::Postgres, |c| {
+        c.search_drive_limit = 8;
+        c.search_scan_budget = 6;
+    })
+    .await;
+    let _dir = app.dir_guard();
+    let (_, admin) = app.user(Role::Admin, "Stats Admin").await;
+    let priorities = ["low", "medium", "high", "urgent"];
+    let mut all = Vec::new();
+    for i in 0..20 {
+        let subject = format!("Printer jam number {i}");
+        all.push(app.ticket(&admin, &subject, priorities[i % 4]).await);
+    }
+    for i in 0..2 {
+        let subject = format!("Outage report {i}");
+        all.push(app.ticket(&admin, &subject, priorities[(i * 3) % 4]).await);
+    }
+    app.ctx
+        .db
+        .write
+        .execute_unprepared("ANALYZE tickets")
+        .await
+        .expect("analyze");
+    let with = |word: &str| -> Vec<&Value> {
+        all.iter()
+            .filter(|t| t["subject"].as_str().unwrap().to_lowercase().contains(word))
+            .collect()
+    };
+    // 20 of 22 listed (at least twice the limit of 8): scan. 2 listed, plus at most one for a
+    // lexeme too rare to be listed: within half the limit, drive.
+    for (word, limit) in [
+        ("printer", 3),
+        ("outage", 3),
+        ("printer", 50),
+        ("outage", 1),
+    ] {
+        assert_eq!(
+            app.all_pages(&admin, &format!("&q={word}"), limit).await,
+            ordered(&with(word), false),
+            "q={word}, limit {limit}"
+        );
+    }
+    assert_eq!(plans_chosen(&app, "statistics").await, 2);
+    assert_eq!(plans_chosen(&app, "counted").await, 0);
+    assert!(plans_chosen(&app, "cached").await > 2);
+    // A two-letter word is left to a count: its prefix covers lexemes too rare to list.
+    app.all_pages(&admin, "&q=ou", 5).await;
+    assert_eq!(plans_chosen(&app, "counted").await, 1);
+}
