@@ -88,31 +88,64 @@ impl LexemeStats {
 /// The statistics last read and when, shared by the server's requests.
 #[derive(Default)]
 pub struct LexemeSlot {
-    stats: Option<Arc<LexemeStats>>,
-    read_at: Option<Instant>,
+    last: Mutex<(Option<Arc<LexemeStats>>, Option<Instant>)>,
+    /// Held by the one request reading them.
+    reading: tokio::sync::Mutex<()>,
+}
+
+impl LexemeSlot {
+    /// The statistics last read, whether they are still fresh, and whether any read was made.
+    fn last(&self) -> (Option<Arc<LexemeStats>>, bool, bool) {
+        match self.last.lock() {
+            Ok(l) => (
+                l.0.clone(),
+                l.1.is_some_and(|at| at.elapsed() < PLAN_TTL),
+                l.1.is_some(),
+            ),
+            Err(_) => (None, true, true),
+        }
+    }
+
+    fn keep(&self, stats: Option<Arc<LexemeStats>>) {
+        if let Ok(mut l) = self.last.lock() {
+            *l = (stats, Some(Instant::now()));
+        }
+    }
 }
 
 /// The statistics to choose with, read again when they are older than a plan may be kept.
-/// The first caller to find them old reads them; the others go on with the old ones meanwhile.
+/// One request reads them; while it does, the others wait for the first read of all (every
+/// client searching at once after a start would otherwise count), and go on with the old
+/// statistics for a later one.
 pub async fn current(
     conn: &impl ConnectionTrait,
-    slot: &Mutex<LexemeSlot>,
+    slot: &LexemeSlot,
 ) -> Result<Option<Arc<LexemeStats>>> {
-    {
-        let Ok(mut s) = slot.lock() else {
-            return Ok(None);
-        };
-        if s.read_at.is_some_and(|at| at.elapsed() < PLAN_TTL) {
-            return Ok(s.stats.clone());
+    let (old, fresh, read_before) = slot.last();
+    if fresh {
+        return Ok(old);
+    }
+    let _reading = match slot.reading.try_lock() {
+        Ok(guard) => guard,
+        Err(_) if read_before => return Ok(old),
+        Err(_) => slot.reading.lock().await,
+    };
+    let (old, fresh, _) = slot.last();
+    if fresh {
+        return Ok(old);
+    }
+    match read(conn).await {
+        Ok(stats) => {
+            let stats = stats.map(Arc::new);
+            slot.keep(stats.clone());
+            Ok(stats)
         }
-        s.read_at = Some(Instant::now());
+        Err(e) => {
+            // Not again before the plans expire: the searches count meanwhile.
+            slot.keep(None);
+            Err(e)
+        }
     }
-    let stats = read(conn).await?.map(Arc::new);
-    if let Ok(mut s) = slot.lock() {
-        s.stats = stats.clone();
-        s.read_at = Some(Instant::now());
-    }
-    Ok(stats)
 }
 
 /// `tickets.search`'s most common lexemes from `pg_stats` (none before the first `ANALYZE`).

@@ -64,7 +64,7 @@ pub struct PlanChoices {
 pub struct PlanCache {
     plans: Arc<Mutex<HashMap<String, (Plan, Instant)>>>,
     /// PostgreSQL's statistics of the text index's lexemes, which settle most choices.
-    lexemes: Arc<Mutex<estimate::LexemeSlot>>,
+    lexemes: Arc<estimate::LexemeSlot>,
     /// How the plans were chosen, for `/metrics`.
     pub chosen: Arc<PlanChoices>,
     /// Matches up to which a search drives (`DRIVE_LIMIT` unless configured).

@@ -173,6 +173,15 @@ async fn postgres_statistics_choose_plans_without_a_count() {
             .filter(|t| t["subject"].as_str().unwrap().to_lowercase().contains(word))
             .collect()
     };
+    // Sixteen searches at once, the server's first: they wait for one read of the
+    // statistics instead of counting.
+    let first = (0..16).map(|i| {
+        let path = format!("/api/v1/tickets?limit=5&q={}", ["printer", "outage"][i % 2]);
+        let (app, admin) = (&app, &admin);
+        async move { app.get(&path, admin).await.ok(200).clone() }
+    });
+    futures::future::join_all(first).await;
+    assert_eq!(plans_chosen(&app, "counted").await, 0);
     // 20 of 22 listed (at least twice the limit of 8): scan. 2 listed, plus at most one for a
     // lexeme too rare to be listed: within half the limit, drive.
     for (word, limit) in [
@@ -187,7 +196,7 @@ async fn postgres_statistics_choose_plans_without_a_count() {
             "q={word}, limit {limit}"
         );
     }
-    assert_eq!(plans_chosen(&app, "statistics").await, 2);
+    assert!(plans_chosen(&app, "statistics").await >= 2);
     assert_eq!(plans_chosen(&app, "counted").await, 0);
     assert!(plans_chosen(&app, "cached").await > 2);
     // A two-letter word is left to a count: its prefix covers lexemes too rare to list.
