@@ -1,7 +1,7 @@
 //! Full-text search: the one place with backend-specific SQL (FTS5 on SQLite, tsvector on PostgreSQL).
 //! Placeholders follow the dialect: sea-query rewrites `$N` for PostgreSQL and `?` elsewhere.
 
-use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, Query, SelectStatement, SimpleExpr};
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -200,6 +200,26 @@ pub fn tokens(q: &str) -> Vec<String> {
         .take(10)
         .map(|t| t.chars().take(64).collect::<String>().to_lowercase())
         .collect()
+}
+
+/// PostgreSQL's matching tickets for a driving search, whole rows, to stand in for `tickets`
+/// in a list query (`FROM (…) AS tickets`): the page is sorted from the rows the text index
+/// found, where `tickets.id IN (matches)` read each match's row a second time through the
+/// primary key (16.6 → 8.1 ms for a word with 2,891 matches at 1M). `OFFSET 0` keeps the
+/// planner from folding it into a walk of the list index. `None` when `q` has no words.
+pub fn matching_tickets(q: &str) -> Option<SelectStatement> {
+    let query = tsquery(q)?;
+    Some(
+        Query::select()
+            .column(Asterisk)
+            .from_as(Alias::new("tickets"), Alias::new("m"))
+            .and_where(Expr::cust_with_values(
+                "m.search @@ to_tsquery('simple', $1)",
+                [query],
+            ))
+            .offset(0)
+            .to_owned(),
+    )
 }
 
 /// A filter on `tickets` matching every word of `q` as a prefix; `None` when `q` has no words.

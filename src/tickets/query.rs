@@ -243,8 +243,22 @@ pub(super) fn members(
         for (f, _) in &sort.0 {
             base.column((ticket::Entity, f.column()));
         }
-        base.from(ticket::Entity)
-            .cond_where(access::visible(actor))
+        let matches = match (backend, text_plan, part.q.as_deref()) {
+            (sea_orm::DatabaseBackend::Postgres, Some(crate::search::Plan::Drive), Some(q)) => {
+                crate::search::matching_tickets(q)
+            }
+            _ => None,
+        };
+        match matches {
+            Some(rows) => {
+                base.from_subquery(rows, ticket::Entity);
+                part.q = None;
+            }
+            None => {
+                base.from(ticket::Entity);
+            }
+        }
+        base.cond_where(access::visible(actor))
             .cond_where(apply_filters(backend, &part, text_plan.unwrap_or_default()));
         for range in super::keyset::ranges(sort, after) {
             let mut keys = base.clone();

@@ -95,3 +95,55 @@ fn key_walks_are_what_the_entity_select_builds() {
         }
     }
 }
+
+#[test]
+fn a_driving_postgres_search_sorts_the_rows_the_text_index_found() {
+    use crate::tickets::model::Role;
+    use sea_orm::DatabaseBackend;
+    let actor = Actor {
+        id: 7,
+        name: String::new(),
+        email: String::new(),
+        role: Role::Agent,
+    };
+    let filters = Filters {
+        q: Some("Time-out".into()),
+        status: vec![crate::tickets::model::Status::Open],
+        ..Filters::default()
+    };
+    let sort = Sort::parse(None).expect("default sort");
+    let drive = Some(crate::search::Plan::Drive);
+    let sql = |backend, plan| {
+        members(backend, &actor, &filters, &sort, None, plan)
+            .iter()
+            .map(|m| m.to_string(sea_orm::sea_query::PostgresQueryBuilder))
+            .collect::<Vec<_>>()
+    };
+    for walk in sql(DatabaseBackend::Postgres, drive) {
+        assert!(
+            walk.contains(
+                "FROM (SELECT * FROM \"tickets\" AS \"m\" WHERE m.search @@ \
+                 to_tsquery('simple', 'time:* & out:*') OFFSET 0) AS \"tickets\""
+            ),
+            "{walk}"
+        );
+        assert!(!walk.contains("IN (SELECT m.id"), "{walk}");
+        assert!(
+            walk.contains("\"tickets\".\"status\" IN ('open')"),
+            "{walk}"
+        );
+    }
+    // A scan walks the table itself; SQLite drives from FTS5 ids.
+    let scan = sql(DatabaseBackend::Postgres, Some(crate::search::Plan::Scan));
+    assert!(
+        scan.iter().all(|w| w.contains("FROM \"tickets\" WHERE")),
+        "{scan:?}"
+    );
+    let sqlite = sql(DatabaseBackend::Sqlite, drive);
+    assert!(
+        sqlite
+            .iter()
+            .all(|w| w.contains("FROM \"tickets\" WHERE") && w.contains("tickets_fts")),
+        "{sqlite:?}"
+    );
+}
