@@ -27,21 +27,6 @@ async fn all_at_once(app: &TestApp, requests: &[(String, String)]) -> Vec<(u16, 
     joined(tasks).await
 }
 
-/// A counter from `/metrics`, or `None` when the server does not report it.
-async fn counter(app: &TestApp, name: &str) -> Option<u64> {
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-}
-
 both_backends!(
     ticket_reads_sent_together_each_get_their_own_answer,
     |app: TestApp| async move {
@@ -140,7 +125,7 @@ both_backends!(
                     assert_eq!(body["code"], want_body["code"], "{t} {p}");
                 }
             }
-            let batched = counter(&app, "triage_db_batched_reads_total").await;
+            let batched = app.metric("triage_db_batched_reads_total").await;
             if !postgres {
                 assert_eq!(
                     batched, None,

@@ -392,6 +392,22 @@ macro_rules! on_both {
 }
 
 impl TestApp {
+    /// A counter from `/metrics` (`name` with its labels, if any), or `None` when the server
+    /// does not report it.
+    pub async fn metric(&self, name: &str) -> Option<u64> {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    }
+
     /// A hold on the data directory. A test body's `async move` block captures only the fields
     /// it uses: one that touches only `app.ctx` dropped the rest of the app, directory and
     /// database file included, while the pools still had it open (new connections then failed).

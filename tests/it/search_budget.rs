@@ -121,20 +121,10 @@ on_both!(
 
 /// `triage_search_plans_total{by="…"}` from `/metrics`.
 async fn plans_chosen(app: &TestApp, by: &str) -> u64 {
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
+    let name = format!("triage_search_plans_total{{by=\"{by}\"}}");
+    app.metric(&name)
         .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    let line = format!("triage_search_plans_total{{by=\"{by}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(line.as_str()))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no {line} in {text}"))
+        .unwrap_or_else(|| panic!("no {name}"))
 }
 
 /// On PostgreSQL, once `ANALYZE` has listed the text index's common lexemes, a common word
