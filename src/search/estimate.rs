@@ -69,7 +69,9 @@ impl LexemeStats {
         }
         let limit = drive_limit as f64;
         // A lexeme left off the list is below the floor. Every word must match, so one word
-        // with few listed matches and a low floor bounds the whole query's matches.
+        // with few listed matches and a low floor bounds the whole query's matches (a prefix
+        // over several unlisted lexemes may have more: then the drive reads them all, which
+        // costs about what the count would have).
         let unlisted = self.floor * self.rows;
         if words
             .iter()
