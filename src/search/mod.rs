@@ -223,21 +223,15 @@ pub fn matching_tickets(q: &str) -> Option<SelectStatement> {
 }
 
 /// A filter on `tickets` matching every word of `q` as a prefix; `None` when `q` has no words.
+/// On PostgreSQL the plan does not shape the filter: a list query that drives from the
+/// matches reads from [`matching_tickets`] instead of filtering `tickets`.
 pub fn ticket_filter(backend: DatabaseBackend, q: &str, plan: Plan) -> Option<SimpleExpr> {
     if backend == DatabaseBackend::Postgres {
         let query = tsquery(q)?;
-        return Some(match plan {
-            // OFFSET 0 keeps the planner from folding the matches into a walk of the list
-            // index: the GIN matches are read, then sorted.
-            Plan::Drive => Expr::cust_with_values(
-                "tickets.id IN (SELECT m.id FROM tickets m \
-                 WHERE m.search @@ to_tsquery('simple', $1) OFFSET 0)",
-                [query],
-            ),
-            Plan::Scan => {
-                Expr::cust_with_values("tickets.search @@ to_tsquery('simple', $1)", [query])
-            }
-        });
+        return Some(Expr::cust_with_values(
+            "tickets.search @@ to_tsquery('simple', $1)",
+            [query],
+        ));
     }
     let query = fts5_query(q)?;
     Some(match plan {
