@@ -235,3 +235,56 @@ on_both!(
         }
     }
 );
+
+/// While a batch is in flight a read or two are held back to go with the next ones, but only
+/// briefly: a slow statement must not hold up the reads that arrive behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_reads_behind_a_slow_batch_are_not_held_up_by_it() {
+    use sea_orm::{DbBackend, Statement, Value as V};
+    use std::time::{Duration, Instant};
+    if pg_url().is_none() {
+        eprintln!("TRIAGE_TEST_DATABASE_URL not set: PostgreSQL variant not run");
+        return;
+    }
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let _dir = app.dir_guard();
+    let db = app.ctx.db.clone();
+    let read = |sql: &str, n: i64| {
+        let (db, stmt) = (
+            db.clone(),
+            Statement::from_sql_and_values(DbBackend::Postgres, sql, vec![V::BigInt(Some(n))]),
+        );
+        tokio::spawn(async move {
+            let rows = db
+                .read_coalesced(stmt, &triage::db::direct::RowsOf::<Echo>::default())
+                .await;
+            (rows, Instant::now())
+        })
+    };
+    let sleep_for = Duration::from_secs(3);
+    let started = Instant::now();
+    let slow = read("SELECT $1 * 2, (SELECT 'slept' FROM pg_sleep(3)), TRUE", 1);
+    // The slow read is in flight (it sleeps in PostgreSQL) before the quick ones arrive.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let quick: Vec<_> = (0..2)
+        .map(|n| read("SELECT $1 * 2, CAST(NULL AS TEXT), FALSE", n))
+        .collect();
+    for (n, task) in (0..2i64).zip(quick) {
+        let (rows, at) = task.await.expect("quick read");
+        assert_eq!(rows.expect("quick rows"), vec![Echo(2 * n, None, false)]);
+        assert!(
+            at.duration_since(started) < sleep_for - Duration::from_millis(1500),
+            "a quick read waited {:?} behind a slow one",
+            at.duration_since(started)
+        );
+    }
+    let (rows, at) = slow.await.expect("slow read");
+    assert_eq!(
+        rows.expect("slow rows"),
+        vec![Echo(2, Some("slept".into()), true)]
+    );
+    assert!(
+        at.duration_since(started) >= sleep_for,
+        "the slow read did sleep"
+    );
+}
