@@ -87,6 +87,21 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         let n = n.load(std::sync::atomic::Ordering::Relaxed);
         text.push_str(&format!("triage_search_plans_total{{by=\"{by}\"}} {n}\n"));
     }
+    text.push_str(
+        "# HELP triage_search_walks_total PostgreSQL search pages walked along the list index: \
+         stood (found within the budget), ran_out (the matches then drove), skipped (the same \
+         walk ran out in the last minute).\n# TYPE triage_search_walks_total counter\n",
+    );
+    for (outcome, n) in [
+        ("stood", &chosen.walks_stood),
+        ("ran_out", &chosen.walks_ran_out),
+        ("skipped", &chosen.walks_skipped),
+    ] {
+        let n = n.load(std::sync::atomic::Ordering::Relaxed);
+        text.push_str(&format!(
+            "triage_search_walks_total{{outcome=\"{outcome}\"}} {n}\n"
+        ));
+    }
     let now = s.ctx.clock.now_micros();
     match crate::jobs::queue::backlog(&s.ctx.db.read, now).await {
         Ok(b) => {

@@ -183,8 +183,18 @@ pub async fn page_ids(
         }
         (None, Some(q), crate::search::Plan::Scan) if db.is_postgres() => {
             let budget = db.plans.scan_budget;
-            let after = after.as_deref();
-            match super::budget::page(db, actor, filters, sort, after, q, want, budget).await? {
+            let (id, role) = (actor.id, actor.role);
+            let key = format!("{id}|{role:?}|{filters:?}|{sort:?}|{cursor:?}|{limit}");
+            let page = if db.plans.ran_out_lately(&key) {
+                None
+            } else {
+                let after = after.as_deref();
+                let page =
+                    super::budget::page(db, actor, filters, sort, after, q, want, budget).await?;
+                db.plans.walk_ended(key, page.is_none());
+                page
+            };
+            match page {
                 Some(rows) => (Some(rows), text_plan),
                 // A walk ran out of budget before the page was known: the matches drive.
                 None => (None, crate::search::Plan::Drive),
@@ -219,6 +229,19 @@ pub async fn page_ids(
     Ok((keys.iter().map(|k| k.id).collect(), next))
 }
 
+/// The columns a list's key walk reads (its filters, the caller's visibility, the sorts): a
+/// driving search's matches carry only these (a unit test checks every filter, role and sort).
+pub(super) const LISTED_COLUMNS: [ticket::Column; 8] = [
+    ticket::Column::Id,
+    ticket::Column::Status,
+    ticket::Column::PriorityRank,
+    ticket::Column::Category,
+    ticket::Column::AssigneeId,
+    ticket::Column::RequesterId,
+    ticket::Column::CreatedAt,
+    ticket::Column::UpdatedAt,
+];
+
 /// One ordered key query (id and sort values) per (part, range) of a page. With a text
 /// plan the text query is one of the filters; without, it is left out (a scan checks it).
 ///
@@ -245,7 +268,7 @@ pub(super) fn members(
         }
         let matches = match (backend, text_plan, part.q.as_deref()) {
             (sea_orm::DatabaseBackend::Postgres, Some(crate::search::Plan::Drive), Some(q)) => {
-                crate::search::matching_tickets(q)
+                crate::search::matching_tickets(q, LISTED_COLUMNS)
             }
             _ => None,
         };

@@ -122,8 +122,10 @@ fn a_driving_postgres_search_sorts_the_rows_the_text_index_found() {
     for walk in sql(DatabaseBackend::Postgres, drive) {
         assert!(
             walk.contains(
-                "FROM (SELECT * FROM \"tickets\" AS \"m\" WHERE m.search @@ \
-                 to_tsquery('simple', 'time:* & out:*') OFFSET 0) AS \"tickets\""
+                "FROM (SELECT \"id\", \"status\", \"priority_rank\", \"category\", \
+                 \"assignee_id\", \"requester_id\", \"created_at\", \"updated_at\" FROM \
+                 \"tickets\" AS \"m\" WHERE m.search @@ to_tsquery('simple', 'time:* & out:*') \
+                 OFFSET 0) AS \"tickets\""
             ),
             "{walk}"
         );
@@ -146,4 +148,60 @@ fn a_driving_postgres_search_sorts_the_rows_the_text_index_found() {
             .all(|w| w.contains("FROM \"tickets\" WHERE") && w.contains("tickets_fts")),
         "{sqlite:?}"
     );
+}
+
+#[test]
+fn a_driving_search_carries_every_column_its_key_walks_read() {
+    use crate::tickets::model::Role;
+    use sea_orm::DatabaseBackend::Postgres;
+    use sea_orm::sea_query::Iden;
+    let listed: Vec<String> = LISTED_COLUMNS.iter().map(|c| c.to_string()).collect();
+    let mut every = BTreeMap::new();
+    for (k, v) in [
+        ("q", "printer jam"),
+        ("status", "open,waiting"),
+        ("priority", "high,urgent"),
+        ("category", "billing"),
+        ("assignee", "none"),
+        ("requester", "12"),
+        ("tag", "vip"),
+        ("created_after", "2026-01-01T00:00:00Z"),
+        ("created_before", "2026-12-01T00:00:00Z"),
+    ] {
+        every.insert(k.to_string(), v.to_string());
+    }
+    let mut assigned = every.clone();
+    assigned.insert("assignee".to_string(), "me".to_string());
+    let mut plain = BTreeMap::new();
+    plain.insert("q".to_string(), "printer".to_string());
+    let sorts = [None, Some("-updated_at"), Some("created_at,-priority")];
+    let mut walks = 0;
+    for role in [Role::Admin, Role::Agent, Role::Customer] {
+        let actor = Actor {
+            id: 7,
+            name: String::new(),
+            email: String::new(),
+            role,
+        };
+        for params in [&every, &assigned, &plain] {
+            let f = parse_filters(params, actor.id).unwrap();
+            for s in sorts {
+                let sort = Sort::parse(s).unwrap();
+                let after: Vec<i64> = (0..=sort.0.len() as i64).map(|i| 100 + i).collect();
+                for after in [None, Some(&after[..])] {
+                    let drive = Some(crate::search::Plan::Drive);
+                    for m in members(Postgres, &actor, &f, &sort, after, drive) {
+                        let sql = Postgres.build(&m).sql;
+                        assert!(sql.contains("m.search @@"), "{sql}");
+                        walks += 1;
+                        for used in sql.split("\"tickets\".\"").skip(1) {
+                            let column = used.split('"').next().unwrap_or_default();
+                            assert!(listed.iter().any(|c| c == column), "{column} in {sql}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(walks > 50, "{walks}");
 }
