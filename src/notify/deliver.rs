@@ -227,6 +227,10 @@ async fn backlog(
     now: i64,
 ) -> Result<Vec<(String, Value)>> {
     // One read for both counts: the messages waiting, and those among them held for later.
+    // Held means put back after a claim (postponed to a later window, or retried): a job
+    // that is merely newer than `now` (fanned out while this delivery began) is not held;
+    // counted as held, it folded a fresh message into a digest with room left in the window.
+    // New jobs are written with `updated_at = created_at`; a claim moves `updated_at` on.
     let counts: Option<(i64, i64)> = job::Entity::find()
         .filter(job::Column::Channel.eq("webhook"))
         .filter(job::Column::Target.eq(url))
@@ -236,7 +240,8 @@ async fn backlog(
         .column_as(Expr::cust("COUNT(*)"), "waiting")
         .column_as(
             Expr::cust_with_values(
-                "COALESCE(SUM(CASE WHEN run_at > $1 THEN 1 ELSE 0 END), 0)",
+                "COALESCE(SUM(CASE WHEN run_at > $1 AND updated_at > created_at \
+                 THEN 1 ELSE 0 END), 0)",
                 [now],
             ),
             "held",

@@ -3,6 +3,16 @@
 use super::*;
 use sea_orm::{QueryOrder, QueryTrait, Select};
 
+/// A caller with id 7 in `role`.
+fn actor_7(role: crate::tickets::model::Role) -> Actor {
+    Actor {
+        id: 7,
+        name: String::new(),
+        email: String::new(),
+        role,
+    }
+}
+
 #[test]
 fn sort_parsing() {
     assert_eq!(
@@ -70,12 +80,7 @@ fn key_walks_are_what_the_entity_select_builds() {
     let sorts = [None, Some("-updated_at"), Some("created_at,-priority")];
     for backend in [Sqlite, Postgres] {
         for role in [Role::Admin, Role::Agent, Role::Customer] {
-            let actor = Actor {
-                id: 7,
-                name: String::new(),
-                email: String::new(),
-                role,
-            };
+            let actor = actor_7(role);
             for params in &filter_sets {
                 let f = parse_filters(params, actor.id).unwrap();
                 for s in sorts {
@@ -100,12 +105,7 @@ fn key_walks_are_what_the_entity_select_builds() {
 fn a_driving_postgres_search_sorts_the_rows_the_text_index_found() {
     use crate::tickets::model::Role;
     use sea_orm::DatabaseBackend;
-    let actor = Actor {
-        id: 7,
-        name: String::new(),
-        email: String::new(),
-        role: Role::Agent,
-    };
+    let actor = actor_7(Role::Agent);
     let filters = Filters {
         q: Some("Time-out".into()),
         status: vec![crate::tickets::model::Status::Open],
@@ -177,12 +177,7 @@ fn a_driving_search_carries_every_column_its_key_walks_read() {
     let sorts = [None, Some("-updated_at"), Some("created_at,-priority")];
     let mut walks = 0;
     for role in [Role::Admin, Role::Agent, Role::Customer] {
-        let actor = Actor {
-            id: 7,
-            name: String::new(),
-            email: String::new(),
-            role,
-        };
+        let actor = actor_7(role);
         for params in [&every, &assigned, &plain] {
             let f = parse_filters(params, actor.id).unwrap();
             for s in sorts {

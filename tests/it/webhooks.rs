@@ -474,3 +474,54 @@ on_both!(
         assert_eq!(rx.hits("/copy").len(), 2, "a deleted hook gets nothing");
     }
 );
+
+on_both!(
+    a_message_queued_while_another_is_delivered_is_not_folded_into_it,
+    |backend| async move {
+        let rx = HookReceiver::start().await;
+        let app = TestApp::spawn(backend).await;
+        let (_, admin) = app.user(Role::Admin, "Boss").await;
+        let (_, agent) = app.user(Role::Agent, "Sam").await;
+        let url = format!("{}/slack", rx.base);
+        let id = hook(
+            &app,
+            &admin,
+            url.clone(),
+            "slack",
+            &["ticket.created"],
+            json!({}),
+        )
+        .await;
+        // A message fanned out a moment after a delivery to the same place began: its run time
+        // is later than that delivery's clock, but it was never put off to a later window.
+        let now = app.ctx.clock.now_micros();
+        let fresh = triage::jobs::NewJob {
+            kind: "webhook.slack".into(),
+            channel: triage::jobs::Channel::Webhook,
+            target: Some(url),
+            ticket_id: None,
+            payload: json!({"webhook_id": id, "event": "ticket.created", "data": {}}),
+            key: "fresh-message".into(),
+            run_at: now + 30_000_000,
+            max_attempts: 3,
+        };
+        triage::jobs::enqueue_all(&app.ctx.db.write, vec![fresh], now + 30_000_000)
+            .await
+            .expect("queued");
+        app.ticket(&agent, "Printer on fire", "urgent").await;
+        let hits = rx.wait_for("/slack", 1).await;
+        app.settle().await;
+        let body = hits[0].json();
+        assert!(
+            body["blocks"][0]["text"]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("Printer on fire")),
+            "{body}"
+        );
+        assert!(
+            !body.to_string().contains("updates"),
+            "a window with room sends the message alone: {body}"
+        );
+        assert_eq!(rx.hits("/slack").len(), 1);
+    }
+);
