@@ -231,6 +231,12 @@ async fn backlog(
     // that is merely newer than `now` (fanned out while this delivery began) is not held;
     // counted as held, it folded a fresh message into a digest with room left in the window.
     // New jobs are written with `updated_at = created_at`; a claim moves `updated_at` on.
+    // sea-query keeps a custom expression's value only for its own dialect's placeholder:
+    // with `$1` on SQLite the value was dropped, and nothing ever counted as held there.
+    let at = match ctx.db.backend {
+        DatabaseBackend::Postgres => "$1",
+        _ => "?",
+    };
     let counts: Option<(i64, i64)> = job::Entity::find()
         .filter(job::Column::Channel.eq("webhook"))
         .filter(job::Column::Target.eq(url))
@@ -240,8 +246,10 @@ async fn backlog(
         .column_as(Expr::cust("COUNT(*)"), "waiting")
         .column_as(
             Expr::cust_with_values(
-                "COALESCE(SUM(CASE WHEN run_at > $1 AND updated_at > created_at \
-                 THEN 1 ELSE 0 END), 0)",
+                format!(
+                    "COALESCE(SUM(CASE WHEN run_at > {at} AND updated_at > created_at \
+                     THEN 1 ELSE 0 END), 0)"
+                ),
                 [now],
             ),
             "held",
