@@ -45,6 +45,21 @@ pub async fn ready(State(s): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// Appends the counter family `name`, one series per `(label value, counter)`.
+fn labelled_counters(
+    text: &mut String,
+    name: &str,
+    help: &str,
+    label: &str,
+    series: &[(&str, &std::sync::atomic::AtomicU64)],
+) {
+    text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
+    for (value, n) in series {
+        let n = n.load(std::sync::atomic::Ordering::Relaxed);
+        text.push_str(&format!("{name}{{{label}=\"{value}\"}} {n}\n"));
+    }
+}
+
 /// Prometheus text exposition.
 pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
     let mut text = s.metrics.render();
@@ -74,34 +89,30 @@ pub async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         }
     }
     let chosen = &s.ctx.db.plans.chosen;
-    text.push_str(
-        "# HELP triage_search_plans_total Full-text searches by how their plan was chosen: cached \
-         (the same query in the last minute), statistics (PostgreSQL's lexeme statistics), \
-         counted (the matches counted).\n# TYPE triage_search_plans_total counter\n",
+    labelled_counters(
+        &mut text,
+        "triage_search_plans_total",
+        "Full-text searches by how their plan was chosen: cached (the same query in the last \
+         minute), statistics (PostgreSQL's lexeme statistics), counted (the matches counted).",
+        "by",
+        &[
+            ("cached", &chosen.cached),
+            ("statistics", &chosen.statistics),
+            ("counted", &chosen.counted),
+        ],
     );
-    for (by, n) in [
-        ("cached", &chosen.cached),
-        ("statistics", &chosen.statistics),
-        ("counted", &chosen.counted),
-    ] {
-        let n = n.load(std::sync::atomic::Ordering::Relaxed);
-        text.push_str(&format!("triage_search_plans_total{{by=\"{by}\"}} {n}\n"));
-    }
-    text.push_str(
-        "# HELP triage_search_walks_total PostgreSQL search pages walked along the list index: \
-         stood (found within the budget), ran_out (the matches then drove), skipped (the same \
-         walk ran out in the last minute).\n# TYPE triage_search_walks_total counter\n",
+    labelled_counters(
+        &mut text,
+        "triage_search_walks_total",
+        "PostgreSQL search pages walked along the list index: stood (found within the budget), \
+         ran_out (the matches then drove), skipped (the same walk ran out in the last minute).",
+        "outcome",
+        &[
+            ("stood", &chosen.walks_stood),
+            ("ran_out", &chosen.walks_ran_out),
+            ("skipped", &chosen.walks_skipped),
+        ],
     );
-    for (outcome, n) in [
-        ("stood", &chosen.walks_stood),
-        ("ran_out", &chosen.walks_ran_out),
-        ("skipped", &chosen.walks_skipped),
-    ] {
-        let n = n.load(std::sync::atomic::Ordering::Relaxed);
-        text.push_str(&format!(
-            "triage_search_walks_total{{outcome=\"{outcome}\"}} {n}\n"
-        ));
-    }
     let now = s.ctx.clock.now_micros();
     match crate::jobs::queue::backlog(&s.ctx.db.read, now).await {
         Ok(b) => {

@@ -3,7 +3,7 @@
 //! `"<t>.<body>"`, the job's key as `X-Triage-Delivery` on every attempt.
 
 use hmac::{Hmac, Mac};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ColumnTrait, DatabaseBackend, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Statement,
 };
@@ -231,12 +231,16 @@ async fn backlog(
     // that is merely newer than `now` (fanned out while this delivery began) is not held;
     // counted as held, it folded a fresh message into a digest with room left in the window.
     // New jobs are written with `updated_at = created_at`; a claim moves `updated_at` on.
-    // sea-query keeps a custom expression's value only for its own dialect's placeholder:
-    // with `$1` on SQLite the value was dropped, and nothing ever counted as held there.
-    let at = match ctx.db.backend {
-        DatabaseBackend::Postgres => "$1",
-        _ => "?",
-    };
+    // Built from expressions, not text: a custom expression's value is kept only for its own
+    // dialect's placeholder (`$1` on SQLite dropped it, and nothing ever counted as held).
+    use sea_orm::sea_query::ExprTrait;
+    let held = Expr::case(
+        Expr::col(job::Column::RunAt)
+            .gt(now)
+            .and(Expr::col(job::Column::UpdatedAt).gt(Expr::col(job::Column::CreatedAt))),
+        1,
+    )
+    .finally(0);
     let counts: Option<(i64, i64)> = job::Entity::find()
         .filter(job::Column::Channel.eq("webhook"))
         .filter(job::Column::Target.eq(url))
@@ -245,13 +249,7 @@ async fn backlog(
         .select_only()
         .column_as(Expr::cust("COUNT(*)"), "waiting")
         .column_as(
-            Expr::cust_with_values(
-                format!(
-                    "COALESCE(SUM(CASE WHEN run_at > {at} AND updated_at > created_at \
-                     THEN 1 ELSE 0 END), 0)"
-                ),
-                [now],
-            ),
+            Expr::from(Func::coalesce([Func::sum(held).into(), Expr::val(0)])),
             "held",
         )
         .into_tuple()

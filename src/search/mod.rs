@@ -1,5 +1,6 @@
 //! Full-text search: the one place with backend-specific SQL (FTS5 on SQLite, tsvector on PostgreSQL).
-//! Placeholders follow the dialect: sea-query rewrites `$N` for PostgreSQL and `?` elsewhere.
+//! Placeholders follow the dialect: sea-query keeps a custom expression's values only with its
+//! builder's own placeholder (`$N` for PostgreSQL, `?` for SQLite).
 
 use sea_orm::sea_query::{Alias, Expr, IntoIden, Query, SelectStatement, SimpleExpr};
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
@@ -144,24 +145,23 @@ impl PlanCache {
             &self.chosen.walks_stood
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        if !ran_out {
-            return;
-        }
-        if let Ok(mut map) = self.ran_out.lock() {
-            if map.len() >= PLAN_CACHE_MAX {
-                map.clear();
-            }
-            map.insert(key, Instant::now());
+        if ran_out {
+            remember(&self.ran_out, key, Instant::now());
         }
     }
 
     fn put(&self, query: String, plan: Plan) {
-        if let Ok(mut map) = self.plans.lock() {
-            if map.len() >= PLAN_CACHE_MAX {
-                map.clear();
-            }
-            map.insert(query, (plan, Instant::now()));
+        remember(&self.plans, query, (plan, Instant::now()));
+    }
+}
+
+/// Inserts into a bounded map of recent choices, which starts over once it is full.
+fn remember<V>(map: &Mutex<HashMap<String, V>>, key: String, value: V) {
+    if let Ok(mut map) = map.lock() {
+        if map.len() >= PLAN_CACHE_MAX {
+            map.clear();
         }
+        map.insert(key, value);
     }
 }
 
